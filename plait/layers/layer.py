@@ -1,0 +1,291 @@
+"""Layer: a torch.nn.Module with Keras's lazy build, weights API and symbolic (functional) calls."""
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections import defaultdict
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from plait import config
+from plait.registry import Registry, to_snake_case
+from plait.tensors import convert_to_tensor
+from plait.variables import Variable
+
+LAYERS: Registry = Registry("layer")
+_NAME_COUNTS: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def unique_name(base: str) -> str:
+    """Keras naming: `dense`, `dense_1`, `dense_2`, ..."""
+    n = next(_NAME_COUNTS[base])
+    return base if n == 0 else f"{base}_{n}"
+
+
+def normalize_shape(shape: Any, what: str = "shape") -> tuple:
+    """A shape given as an int, list or tuple -> tuple of ints/None."""
+    if shape is None:
+        return None
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        out = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a tuple of integers (or None), got {shape!r}.") from None
+    if any(d is not None and d < 0 for d in out):
+        raise ValueError(f"{what} must not have negative dimensions, got {shape!r}.")
+    return out
+
+
+def _is_symbolic(x: Any) -> bool:
+    from plait.layers.input_layer import KerasTensor
+
+    if isinstance(x, KerasTensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_is_symbolic(v) for v in x)
+    if isinstance(x, dict):
+        return any(_is_symbolic(v) for v in x.values())
+    return False
+
+
+def _shape_of(x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _shape_of(v) for k, v in x.items()}
+    return (None,) + tuple(x.shape[1:])
+
+
+def _to_tensors(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, (list, tuple)) and x and not isinstance(x[0], (int, float, np.number)):
+        return type(x)(_to_tensors(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _to_tensors(v) for k, v in x.items()}
+    return convert_to_tensor(x)
+
+
+class Layer(torch.nn.Module):
+    """Base class of every plait layer: a `torch.nn.Module` that builds its weights on first call.
+
+    Subclasses implement `build(input_shape)` (create weights with `add_weight`) and
+    `call(inputs, training=None)`; `compute_output_shape` has a generic fallback.
+
+    Example:
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+        ...     def call(self, x):
+        ...         return x * self.w
+        >>> Scale()(torch.ones(2, 3)).shape
+        torch.Size([2, 3])
+    """
+
+    _call_takes_training = False
+
+    def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
+                 input_shape: Any = None, input_dim: int | None = None, batch_input_shape: Any = None,
+                 **kwargs: Any) -> None:
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}. "
+                             f"Check the spelling against the layer's documented arguments.")
+        super().__init__()
+        # Keras semantics: a direct call is inference unless training=True is passed (fit passes it).
+        self.training = False
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.built = False
+        self._trainable = bool(trainable)
+        self._dtype_name = None if dtype is None else str(dtype).replace("torch.", "")
+        self._build_shape: Any = None
+        if batch_input_shape is not None:
+            self._input_shape_arg = normalize_shape(batch_input_shape, "batch_input_shape")[1:]
+        elif input_shape is not None:
+            self._input_shape_arg = normalize_shape(input_shape, "input_shape")
+        elif input_dim is not None:
+            self._input_shape_arg = (int(input_dim),)
+        else:
+            self._input_shape_arg = None
+        self._inbound_nodes: list = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        params = inspect.signature(cls.call).parameters
+        cls._call_takes_training = "training" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+
+    # ------------------------------------------------------------------ building
+    @property
+    def dtype(self) -> torch.dtype:
+        return getattr(torch, self._dtype_name) if self._dtype_name else config.float_dtype()
+
+    def build(self, input_shape: Any) -> None:
+        """Creates the layer's weights for inputs of `input_shape` (batch dimension first, may be None)."""
+        self.built = True
+
+    def _maybe_build(self, input_shape: Any) -> None:
+        if not self.built:
+            self._build_shape = input_shape
+            self.build(input_shape)
+            self.built = True
+
+    def add_weight(self, shape: Any = None, initializer: Any = "glorot_uniform", dtype: Any = None,
+                   trainable: bool = True, name: str | None = None, **kwargs: Any) -> Variable:
+        """Creates a weight (a `Variable`, i.e. a torch Parameter) and tracks it on this layer."""
+        from plait import initializers
+
+        unknown = set(kwargs) - {"regularizer", "constraint", "autocast", "aggregation"}
+        if unknown:
+            raise ValueError(f"Unrecognized arguments to add_weight: {sorted(unknown)}.")
+        if kwargs.get("regularizer") is not None or kwargs.get("constraint") is not None:
+            raise NotImplementedError("Weight regularizers and constraints are not supported yet; "
+                                      "add the penalty to your loss instead.")
+        shape = normalize_shape(() if shape is None else shape, "weight shape")
+        torch_dtype = getattr(torch, str(dtype).replace("torch.", "")) if dtype is not None else self.dtype
+        init = initializers.get(initializer)
+        value = torch.as_tensor(init(shape, dtype=torch_dtype))
+        value = value.to(device=config.get_device(), dtype=torch_dtype)
+        name = name or f"variable_{len(list(self._parameters))}"
+        var = Variable(value, trainable=trainable and self._trainable, name=name)
+        var._plait_trainable = bool(trainable)
+        var._plait_path = f"{self.name}/{name}"
+        attr = name
+        while attr in self._parameters:
+            attr += "_"
+        self.register_parameter(attr, var)
+        return var
+
+    # ------------------------------------------------------------------ calling
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call().")
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.call(*args, **kwargs)
+
+    def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
+        if _is_symbolic(inputs):
+            from plait.layers.input_layer import symbolic_call
+
+            return symbolic_call(self, inputs, args, kwargs)
+        inputs = _to_tensors(inputs)
+        if not self.built:
+            self._maybe_build(_shape_of(inputs))
+        if self._call_takes_training:
+            kwargs["training"] = training if training is not None else self.training
+        return super().__call__(inputs, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Output shape for `input_shape`; the default runs the layer once on a zero batch of one."""
+        def zeros(shape: Any) -> Any:
+            if isinstance(shape, list):
+                return [zeros(s) for s in shape]
+            if isinstance(shape, dict):
+                return {k: zeros(s) for k, s in shape.items()}
+            return torch.zeros([1 if d is None else d for d in shape], device=config.get_device(), dtype=self.dtype)
+
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                out = self(zeros(input_shape))
+        finally:
+            self.train(was_training)
+        return _shape_of(out) if not isinstance(out, torch.Tensor) else (None,) + tuple(out.shape[1:])
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = bool(value)
+        for layer in self._flat_layers():
+            layer._trainable = value
+            for p in layer.parameters(recurse=False):
+                p.requires_grad_(value and getattr(p, "_plait_trainable", True))
+
+    def _flat_layers(self) -> Iterable["Layer"]:
+        return [m for m in self.modules() if isinstance(m, Layer)]
+
+    @property
+    def weights(self) -> list[torch.nn.Parameter]:
+        """Trainable then non-trainable weights (Keras order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.parameters() if not p.requires_grad]
+
+    @property
+    def trainable_variables(self) -> list[torch.nn.Parameter]:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[torch.nn.Parameter]:
+        return self.non_trainable_weights
+
+    @property
+    def variables(self) -> list[torch.nn.Parameter]:
+        return self.weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights' values as NumPy arrays, in `weights` order."""
+        return [w.detach().cpu().numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Writes NumPy arrays into the weights, in `weights` order; shapes must match."""
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(f"set_weights expected a list of {len(own)} arrays for layer {self.name!r}, "
+                             f"got {len(weights)}.")
+        for var, value in zip(own, weights):
+            value = np.asarray(value)
+            if tuple(value.shape) != tuple(var.shape):
+                raise ValueError(f"Weight {getattr(var, 'path', '?')!r} has shape {tuple(var.shape)}, "
+                                 f"got an array of shape {value.shape}.")
+        with torch.no_grad():
+            for var, value in zip(own, weights):
+                var.copy_(torch.as_tensor(np.asarray(value), dtype=var.dtype, device=var.device))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"Layer {self.name!r} is not built yet, so it has no weights to count. "
+                             "Call it on data or build it first.")
+        return int(sum(p.numel() for p in self.parameters()))
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        config_ = {"name": self.name, "trainable": self.trainable}
+        if self._dtype_name:
+            config_["dtype"] = self._dtype_name
+        if self._input_shape_arg is not None:
+            config_["input_shape"] = list(self._input_shape_arg)
+        return config_
+
+    @classmethod
+    def from_config(cls, config_: dict[str, Any]) -> "Layer":
+        return cls(**config_)
+
+    @property
+    def input_shape(self) -> Any:
+        if self._build_shape is None:
+            raise AttributeError(f"Layer {self.name!r} has not been called yet, so it has no input shape.")
+        return self._build_shape
+
+    @property
+    def output_shape(self) -> Any:
+        if not self.built or self._build_shape is None:
+            raise AttributeError(f"Layer {self.name!r} has not been built yet, so it has no output shape. "
+                                 "Call it on data or give the model an input shape.")
+        return self.compute_output_shape(self._build_shape)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"

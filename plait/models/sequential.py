@@ -1,0 +1,129 @@
+"""Sequential: a plain stack of layers, each feeding the next."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from plait.layers.input_layer import InputLayer, KerasTensor
+from plait.layers.layer import Layer
+from plait.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    The input shape comes from a `plait.Input(shape)` first, or `input_shape=` on the first layer; without
+    either, the model builds itself on its first call or `fit` (deferred build).
+
+    Example:
+        >>> import plait
+        >>> model = plait.Sequential([
+        ...     plait.layers.Dense(10, input_shape=(5,)),
+        ...     plait.layers.Dense(3),
+        ... ])
+        >>> model.output_shape
+        (None, 3)
+    """
+
+    def __init__(self, layers: list[Any] | None = None, trainable: bool = True, name: str | None = None) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self._input_layer: InputLayer | None = None
+        self._stack = torch.nn.ModuleList()
+        if layers is not None:
+            if not isinstance(layers, (list, tuple)):
+                raise TypeError(f"Sequential takes a list of layers, got {type(layers).__name__}. "
+                                "Wrap it in brackets: Sequential([layer]).")
+            for layer in layers:
+                self.add(layer, rebuild=False)
+        self._maybe_rebuild()
+
+    def add(self, layer: Any, rebuild: bool = True) -> None:
+        """Appends a layer (or a `plait.Input(...)` tensor, which sets the input shape)."""
+        if isinstance(layer, KerasTensor):
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._input_layer is not None or len(self._stack):
+                raise ValueError("An Input can only come first in a Sequential model, and only once.")
+            self._input_layer = layer
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Only plait layers can be added to a Sequential model, got {type(layer).__name__}: "
+                            f"{layer!r}. Wrap torch modules in a plait.layers.Layer subclass.")
+        if any(existing.name == layer.name for existing in self._stack):
+            raise ValueError(f"All layers in a Sequential model need unique names; {layer.name!r} is already used.")
+        if not len(self._stack) and self._input_layer is None and layer._input_shape_arg is not None:
+            self._input_layer = InputLayer(shape=layer._input_shape_arg)
+        self._stack.append(layer)
+        self.built = False
+        self._build_shape = None
+        if rebuild:
+            self._maybe_rebuild()
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Removes and returns the last layer."""
+        if not len(self._stack):
+            raise IndexError("pop() on an empty Sequential model: there are no layers to remove.")
+        layer = self._stack[-1]
+        del self._stack[-1]
+        self.built = False
+        self._build_shape = None
+        if rebuild:
+            self._maybe_rebuild()
+        return layer
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._stack)
+
+    @layers.setter
+    def layers(self, _: Any) -> None:
+        raise AttributeError("`layers` is read-only; use add() and pop().")
+
+    def _maybe_rebuild(self) -> None:
+        if self._input_layer is not None and len(self._stack):
+            self.build(self._input_layer.batch_shape)
+
+    def build(self, input_shape: Any = None) -> None:
+        """Builds every layer for inputs of `input_shape` (batch first, e.g. `(None, 16)`)."""
+        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError("build() needs an input shape, e.g. model.build((None, 16)).")
+            input_shape = self._input_layer.batch_shape
+        shape = tuple(input_shape)
+        for layer in self._stack:
+            layer._maybe_build(shape)
+            shape = layer.compute_output_shape(shape)
+        self._build_shape = tuple(input_shape)
+        self.built = True
+
+    def _maybe_build(self, input_shape: Any) -> None:
+        if not self.built:
+            self.build(input_shape)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        x = inputs
+        for layer in self._stack:
+            x = layer(x, training=training) if layer._call_takes_training else layer(x)
+        return x
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        shape = tuple(input_shape)
+        for layer in self._stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    @property
+    def input_shape(self) -> Any:
+        if self._build_shape is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined input shape yet.")
+        return self._build_shape
+
+    def get_config(self) -> dict[str, Any]:
+        from plait.models.functional import serialize_layer
+
+        layers = [serialize_layer(layer) for layer in self._stack]
+        config = {"name": self.name, "trainable": self.trainable, "layers": layers}
+        if self._build_shape is not None:
+            config["build_input_shape"] = list(self._build_shape)
+        return config

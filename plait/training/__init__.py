@@ -1,0 +1,1 @@
+"""The training loop, GradientTape and compile-time resolution."""

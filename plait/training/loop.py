@@ -1,0 +1,235 @@
+"""The loops behind fit, evaluate and predict: epochs x steps, callbacks, logs.
+
+Per step the loop does no host work beyond Python dispatch: batches are indexed on the device,
+metrics accumulate on the device, and logs are converted to floats only when a callback reads them.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+from plait.callbacks import CallbackList
+from plait.data.adapter import ArrayData, EpochIterator, adapt, class_weight_to_sample_weight, \
+    train_validation_split, unpack_x_y_sample_weight
+from plait.training.logs import LazyLogs, to_float
+
+
+def resolve_verbose(verbose: Any) -> int:
+    """'auto' -> 1 on an interactive terminal, 2 when output goes to a file or pipe."""
+    if verbose == "auto":
+        stream = sys.stdout
+        return 1 if hasattr(stream, "isatty") and stream.isatty() else 2
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}.")
+    return int(verbose)
+
+
+def check_batch_size(batch_size: Any, name: str = "batch_size") -> int | None:
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {batch_size!r}. "
+                         f"Use e.g. {name}=32.")
+    return int(batch_size)
+
+
+def _check_epochs(epochs: Any, initial_epoch: Any) -> None:
+    for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+
+
+def _check_steps(value: Any, name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0):
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
+
+
+def _should_validate(epoch: int, validation_freq: Any) -> bool:
+    if isinstance(validation_freq, int) and not isinstance(validation_freq, bool):
+        if validation_freq < 1:
+            raise ValueError(f"validation_freq must be a positive integer or a list of epochs, got {validation_freq}.")
+        return (epoch + 1) % validation_freq == 0
+    if isinstance(validation_freq, (list, tuple, set)):
+        return (epoch + 1) in validation_freq
+    raise ValueError(f"validation_freq must be an int or a list of epoch numbers, got {validation_freq!r}.")
+
+
+def _float_logs(logs: Any) -> dict[str, float]:
+    return {k: to_float(v) for k, v in dict(logs).items()}
+
+
+def _validation_source(model: Any, validation_data: Any) -> Any:
+    if isinstance(validation_data, (tuple, list)):
+        if len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be (x_val, y_val) or (x_val, y_val, val_sample_weight), "
+                             f"got a sequence of {len(validation_data)} items.")
+        x, y, sw = unpack_x_y_sample_weight(tuple(validation_data))
+        return adapt(x, y, sw, device=model._device(), require_y=True)
+    return adapt(validation_data, device=model._device())
+
+
+def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: Any, callbacks: Any,
+        validation_split: float, validation_data: Any, shuffle: Any, class_weight: Any, sample_weight: Any,
+        initial_epoch: int, steps_per_epoch: Any, validation_steps: Any, validation_batch_size: Any,
+        validation_freq: Any) -> Any:
+    model._assert_compiled()
+    batch_size = check_batch_size(batch_size) or 32
+    validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size") or batch_size
+    _check_epochs(epochs, initial_epoch)
+    _check_steps(steps_per_epoch, "steps_per_epoch")
+    _check_steps(validation_steps, "validation_steps")
+    verbose = resolve_verbose(verbose)
+    train = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
+    val = None
+    if validation_data is not None:
+        val = _validation_source(model, validation_data)
+    elif validation_split:
+        if not isinstance(train, ArrayData):
+            raise ValueError("validation_split only works with arrays or tensors; for a DataLoader or "
+                             "generator pass validation_data instead.")
+        train, val = train_validation_split(train, validation_split)
+    iterator = EpochIterator(train, batch_size, shuffle=shuffle, steps_per_epoch=steps_per_epoch,
+                             class_weight=class_weight)
+    val_iterator = None if val is None else EpochIterator(val, validation_batch_size, steps_per_epoch=validation_steps)
+    cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
+                       verbose=verbose, epochs=epochs, steps=iterator.num_steps)
+    want_batch_hooks = cbs.needs_batch_hooks("train")
+    model.stop_training = False
+    model._train_vars_cache = None
+    logs: dict[str, float] = {}
+    cbs.on_train_begin()
+    try:
+        for epoch in range(initial_epoch, epochs):
+            model.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            model.train()
+            last = None
+            for step, batch in iterator.epoch():
+                if want_batch_hooks:
+                    cbs.on_train_batch_begin(step)
+                last = model.train_step(batch)
+                if model._train_vars_cache is None:
+                    model._train_vars_cache = model.trainable_weights
+                if want_batch_hooks:
+                    cbs.on_train_batch_end(step, last if isinstance(last, LazyLogs) else LazyLogs(lambda: last))
+                if model.stop_training:
+                    break
+            model.eval()
+            if last is None:
+                if iterator.exhausted:
+                    break
+                raise ValueError("The training data produced no batches; check that it is not empty.")
+            logs = _float_logs(last)
+            if val_iterator is not None and _should_validate(epoch, validation_freq):
+                val_logs = _run_test(model, val_iterator, CallbackList(None, model=model))
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if model.stop_training or iterator.exhausted:
+                break
+    finally:
+        model.eval()
+        model._train_vars_cache = None
+    cbs.on_train_end(logs)
+    return cbs.history
+
+
+def _run_test(model: Any, iterator: EpochIterator, cbs: Any) -> dict[str, float]:
+    model.reset_metrics()
+    model.eval()
+    want_batch_hooks = cbs.needs_batch_hooks("test")
+    cbs.on_test_begin()
+    last = None
+    with torch.no_grad():
+        for step, batch in iterator.epoch():
+            if want_batch_hooks:
+                cbs.on_test_batch_begin(step)
+            last = model.test_step(batch)
+            if want_batch_hooks:
+                cbs.on_test_batch_end(step, last if isinstance(last, LazyLogs) else LazyLogs(lambda: last))
+    if last is None:
+        raise ValueError("The evaluation data produced no batches; check that it is not empty.")
+    logs = _float_logs(last)
+    cbs.on_test_end(logs)
+    return logs
+
+
+def evaluate(model: Any, *, x: Any, y: Any, batch_size: Any, verbose: Any, sample_weight: Any, steps: Any,
+             callbacks: Any) -> dict[str, float]:
+    model._assert_compiled()
+    batch_size = check_batch_size(batch_size) or 32
+    _check_steps(steps, "steps")
+    verbose = resolve_verbose(verbose)
+    data = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
+    iterator = EpochIterator(data, batch_size, steps_per_epoch=steps)
+    cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+                       steps=iterator.num_steps)
+    return _run_test(model, iterator, cbs)
+
+
+def _concat(outputs: list[Any]) -> Any:
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat(outputs).detach().cpu().numpy()
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: _concat([o[k] for o in outputs]) for k in first}
+    raise TypeError(f"predict_step returned {type(first).__name__}; expected tensors.")
+
+
+def predict(model: Any, *, x: Any, batch_size: Any, verbose: Any, steps: Any, callbacks: Any) -> Any:
+    batch_size = check_batch_size(batch_size) or 32
+    _check_steps(steps, "steps")
+    verbose = resolve_verbose(verbose)
+    data = adapt(x, device=model._device())
+    iterator = EpochIterator(data, batch_size, steps_per_epoch=steps)
+    cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+                       steps=iterator.num_steps)
+    want_batch_hooks = cbs.needs_batch_hooks("predict")
+    model.eval()
+    outputs = []
+    cbs.on_predict_begin()
+    with torch.no_grad():
+        for step, batch in iterator.epoch():
+            if want_batch_hooks:
+                cbs.on_predict_batch_begin(step)
+            out = model.predict_step(batch)
+            outputs.append(out)
+            if want_batch_hooks:
+                cbs.on_predict_batch_end(step, {"outputs": out})
+    cbs.on_predict_end()
+    if not outputs:
+        raise ValueError("predict got no batches; check that x is not empty.")
+    return _concat(outputs)
+
+
+def predict_batch(model: Any, x: Any) -> Any:
+    data = adapt(x, device=model._device())
+    model.eval()
+    with torch.no_grad():
+        return _concat([model.predict_step(data.take(slice(0, data.num_samples)))])
+
+
+def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_weight: Any) -> dict[str, float]:
+    """train_on_batch / test_on_batch: metrics reset, one step, logs of that batch."""
+    model._assert_compiled()
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("Pass either sample_weight or class_weight to train_on_batch, not both.")
+    data = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
+    batch = data.take(slice(0, data.num_samples))
+    if class_weight is not None:
+        batch = (batch[0], batch[1], class_weight_to_sample_weight(batch[1], class_weight))
+    model.reset_metrics()
+    if kind == "train":
+        model.train()
+        try:
+            logs = model.train_step(batch)
+        finally:
+            model.eval()
+    else:
+        with torch.no_grad():
+            logs = model.test_step(batch)
+    return _float_logs(logs)
