@@ -1,0 +1,83 @@
+"""Streaming metrics: accumulate per batch on the device with `update_state`, read with `result`.
+
+The exact-match function twin of `Accuracy` is `plait.metrics.accuracy.accuracy`; it is not re-exported
+here because its name would hide the `plait.metrics.accuracy` module (Keras does not export it either).
+"""
+from plait.metrics.accuracy import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    in_top_k,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+from plait.metrics.metric import (
+    METRIC_FUNCTIONS,
+    METRICS,
+    Metric,
+    combine_states,
+    deserialize,
+    get,
+    serialize,
+)
+from plait.metrics.reduction import Mean, MeanMetricWrapper, Sum, reduce_to_samplewise
+from plait.metrics.regression import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    RootMeanSquaredError,
+    cosine_similarity,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+)
+
+__all__ = [
+    "METRICS",
+    "METRIC_FUNCTIONS",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "CosineSimilarity",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "RootMeanSquaredError",
+    "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "Sum",
+    "TopKCategoricalAccuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "combine_states",
+    "cosine_similarity",
+    "deserialize",
+    "get",
+    "in_top_k",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "reduce_to_samplewise",
+    "serialize",
+    "sparse_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
+]
