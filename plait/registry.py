@@ -74,12 +74,25 @@ class Registry(Generic[T]):
         return found
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
-        if not close:
-            close = difflib.get_close_matches(name.lower(), [n.lower() for n in self.names()], n=3, cutoff=0.5)
+        close = self.suggestions(name)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        shown = ", ".join(repr(n) for n in self.names()[:40])
+        shown = ", ".join(repr(n) for n in self._distinct_names()[:40])
         return f"Unknown {self.kind} {name!r}.{hint} Known {self.kind} ids: {shown}."
+
+    def _distinct_names(self) -> list[str]:
+        """One spelling per id up to case and underscores, preferring the snake_case string id."""
+        chosen: dict[str, str] = {}
+        for key in sorted(self._items, key=lambda k: (k != k.lower(), k)):
+            chosen.setdefault(key.lower().replace("_", ""), key)
+        return sorted(chosen.values())
+
+    def suggestions(self, name: str, n: int = 3) -> list[str]:
+        """The registered ids closest to `name` (typos, swapped letters, wrong case)."""
+        query = name.lower()
+        scored = sorted((_edit_distance(query, cand.lower()), cand) for cand in self._distinct_names())
+        limit = max(2, len(query) // 3)
+        close = [cand for dist, cand in scored if dist <= limit][:n]
+        return close or difflib.get_close_matches(name, self._distinct_names(), n=n, cutoff=0.6)
 
     def get(self, identifier: Any, **kwargs: Any) -> Any:
         """Resolves a string id (instantiating classes with `kwargs`), passes instances and callables through."""
@@ -92,3 +105,17 @@ class Registry(Generic[T]):
             cls = self.lookup(identifier["class_name"])
             return cls.from_config(identifier.get("config", {}))
         return identifier
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions ('adma' -> 'adam' is one edit)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]

@@ -21,7 +21,7 @@ def convert_to_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.de
         if arr.dtype == object:
             raise TypeError(f"Cannot convert data of dtype object to a tensor (got {type(x).__name__}); "
                             "pass numeric arrays.")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
     if dtype is None and t.is_floating_point() and t.dtype != config.float_dtype():
         dtype = config.float_dtype()
     if t.device != device or (dtype is not None and t.dtype != dtype):

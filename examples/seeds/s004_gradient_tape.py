@@ -18,14 +18,14 @@ grads = tape.gradient(loss, model.trainable_variables)
 before = [v.numpy() for v in model.trainable_variables]
 optimizer.apply_gradients(zip(grads, model.trainable_variables))
 print(loss.detach().numpy())
-assert float(loss) > 0
+assert loss.item() > 0
 after = [v.numpy() for v in model.trainable_variables]
 assert all(not np.array_equal(b, a) for b, a in zip(before, after))
 # SGD's rule, checked by hand: w <- w - lr * dL/dw
 for b, a, g in zip(before, after, grads):
     assert np.allclose(a, b - 0.1 * g.numpy(), atol=1e-6)
 new_loss = float(torch.mean((y - model(x)) ** 2))
-assert new_loss < float(loss)
+assert new_loss < loss.item()
 
 # The page's bug: without apply_gradients, the weights stay exactly the same.
 model = plait.Sequential([plait.layers.Dense(1)])

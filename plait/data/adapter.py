@@ -48,7 +48,7 @@ def _to_device_tensor(x: Any, what: str, device: torch.device) -> torch.Tensor:
                             "Convert it with np.asarray(..., dtype='float32') first.")
         if arr.dtype.kind in "US":
             raise TypeError(f"{what} holds strings ({arr.dtype}); expected numbers. Encode the labels as integers.")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
     if t.dim() == 0:
         raise ValueError(f"{what} is a scalar; expected an array with one row per sample.")
     return convert_to_tensor(t, device=device)

@@ -61,6 +61,15 @@ def _map_structure(fn: Any, x: Any) -> Any:
     return fn(x)
 
 
+def adjust_input_rank(x: Any, expected: tuple) -> Any:
+    """Keras's input rank fix-up: a (batch,) array fed to an Input of shape (1,) becomes (batch, 1)."""
+    if isinstance(x, torch.Tensor) and x.dim() == len(expected) - 1 and expected[-1] == 1:
+        return x.unsqueeze(-1)
+    if isinstance(x, torch.Tensor) and x.dim() == len(expected) + 1 and x.shape[-1] == 1:
+        return x.squeeze(-1)
+    return x
+
+
 def symbolic_call(layer: Layer, inputs: Any, args: tuple, kwargs: dict) -> Any:
     """Calls `layer` on KerasTensors: builds it, infers the output shape, and records a Node."""
     in_shape = _map_structure(lambda t: t.shape, inputs)

@@ -117,6 +117,14 @@ class Layer(torch.nn.Module):
         cls._call_takes_training = "training" in params or any(
             p.kind is p.VAR_KEYWORD for p in params.values())
 
+    def __getattr__(self, name: str) -> Any:
+        # A property that raises AttributeError (e.g. output_shape before build) would otherwise surface as
+        # torch's generic "object has no attribute"; re-raise the property's own, explanatory error.
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property):
+            return prop.fget(self)
+        return super().__getattr__(name)
+
     # ------------------------------------------------------------------ building
     @property
     def dtype(self) -> torch.dtype:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plait.layers.input_layer import InputLayer, KerasTensor, Node, flatten
+from plait.layers.input_layer import InputLayer, KerasTensor, Node, adjust_input_rank, flatten
 from plait.layers.layer import Layer
 
 
@@ -89,7 +89,7 @@ class FunctionalGraph:
         if len(flat_in) != len(self.inputs):
             raise ValueError(f"The model expects {len(self.inputs)} inputs, got {len(flat_in)}.")
         for t, v in zip(self.inputs, flat_in):
-            values[id(t)] = v
+            values[id(t)] = adjust_input_rank(v, t.shape)
 
         def lookup(x: Any) -> Any:
             if isinstance(x, KerasTensor):

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from plait.layers.input_layer import InputLayer, KerasTensor
+from plait.layers.input_layer import InputLayer, KerasTensor, adjust_input_rank
 from plait.layers.layer import Layer
 from plait.models.model import Model
 
@@ -99,10 +99,15 @@ class Sequential(Model):
 
     def _maybe_build(self, input_shape: Any) -> None:
         if not self.built:
-            self.build(input_shape)
+            if self._input_layer is not None:
+                self._maybe_rebuild()
+            else:
+                self.build(input_shape)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs
+        if self._input_layer is not None:
+            x = adjust_input_rank(x, self._input_layer.batch_shape)
         for layer in self._stack:
             x = layer(x, training=training) if layer._call_takes_training else layer(x)
         return x

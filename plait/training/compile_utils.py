@@ -67,6 +67,9 @@ class CompileLoss:
     def __init__(self, loss: Any, loss_weights: Any = None) -> None:
         self.spec = loss
         self.loss_weights_spec = loss_weights
+        for spec in _listify(list(loss.values()) if isinstance(loss, dict) else loss):
+            if isinstance(spec, str) and spec.lower() not in _CROSSENTROPY_IDS:
+                losses_mod.get(spec)  # an unknown id fails at compile time, with suggestions
         self.losses: list[Any] | None = None
         self.weights: list[float] | None = None
 
@@ -101,6 +104,10 @@ class CompileMetrics:
     def __init__(self, metrics: Any, weighted_metrics: Any) -> None:
         self.metrics_spec = metrics
         self.weighted_spec = weighted_metrics
+        for spec in (metrics, weighted_metrics):
+            for item in _flatten_spec(spec):
+                if isinstance(item, str) and item.lower() not in _ACCURACY_IDS:
+                    metrics_mod.get(item)  # an unknown id fails at compile time, with suggestions
         self.entries: list[tuple[Any, int, bool]] = []  # (metric, output index, weighted)
         self.built = False
 
@@ -167,3 +174,11 @@ def _listify(spec: Any) -> list[Any]:
         return []
     return list(spec) if isinstance(spec, (list, tuple)) else [spec]
 
+
+
+def _flatten_spec(spec: Any) -> list[Any]:
+    if isinstance(spec, dict):
+        return [item for value in spec.values() for item in _flatten_spec(value)]
+    if isinstance(spec, (list, tuple)):
+        return [item for value in spec for item in _flatten_spec(value)]
+    return [] if spec is None else [spec]

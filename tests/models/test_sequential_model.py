@@ -91,7 +91,7 @@ def test_get_set_weights_and_weight_lists():
     weights = model.get_weights()
     assert [w.shape for w in weights] == [(2, 3), (3,), (3, 1), (1,)]
     model.set_weights([np.ones_like(w) for w in weights])
-    np.testing.assert_allclose(model.predict(np.ones((1, 2)), verbose=0), [[3 * 3 + 1 + 0 + 1]])
+    np.testing.assert_allclose(model.predict(np.ones((1, 2)), verbose=0), [[3 * (2 + 1) + 1]])
     assert len(model.trainable_variables) == 4 and model.non_trainable_weights == []
     assert all(hasattr(v, "numpy") for v in model.trainable_variables)
     assert len(list(model.parameters())) == 4  # a torch.nn.Module underneath
