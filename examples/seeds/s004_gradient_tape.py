@@ -24,7 +24,7 @@ assert all(not np.array_equal(b, a) for b, a in zip(before, after))
 # SGD's rule, checked by hand: w <- w - lr * dL/dw
 for b, a, g in zip(before, after, grads):
     assert np.allclose(a, b - 0.1 * g.numpy(), atol=1e-6)
-new_loss = float(torch.mean((y - model(x)) ** 2))
+new_loss = torch.mean((y - model(x)) ** 2).item()
 assert new_loss < loss.item()
 
 # The page's bug: without apply_gradients, the weights stay exactly the same.

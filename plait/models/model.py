@@ -41,6 +41,8 @@ class Model(Layer):
         self.optimizer: Any = None
         self.stop_training = False
         self.history: Any = None
+        self._nan_guard = False  # set by fit when a NaN loss must not reach the weights
+        self._nonfinite_loss: float | None = None
         self._graph = None
         self._reset_compile_state()
         if inputs is not None or outputs is not None:
@@ -226,7 +228,10 @@ class Model(Layer):
             self._build_compile(y, y_pred)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         variables = self._train_variables()
-        if variables:
+        if self._nan_guard and not bool(torch.isfinite(loss.detach())):
+            # The step is skipped, so the weights stay as they were before the bad batch.
+            self._nonfinite_loss = float(loss.detach())
+        elif variables:
             grads = torch.autograd.grad(loss, variables, allow_unused=True)
             self.optimizer.apply(list(grads), variables)
         self._track_loss(loss, x)
@@ -279,18 +284,21 @@ class Model(Layer):
             validation_data: Any = None, shuffle: Any = True, class_weight: dict | None = None,
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
             validation_steps: int | None = None, validation_batch_size: int | None = None,
-            validation_freq: Any = 1) -> Any:
+            validation_freq: Any = 1, *, nan_policy: str | None = None) -> Any:
         """Trains the model for `epochs` passes over the data and returns a `History`.
 
         Arguments, defaults and behaviour follow Keras's `Model.fit`: `validation_split` takes the *last*
         fraction of the rows before shuffling; `class_weight` and `sample_weight` multiply each sample's loss.
+
+        `nan_policy='raise'` (a plait addition) checks every step's loss and raises on NaN or inf, keeping
+        the weights from before that step; it costs one device-to-host read per step.
         """
         return loop.fit(self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                         callbacks=callbacks, validation_split=validation_split, validation_data=validation_data,
                         shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
                         initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                         validation_steps=validation_steps, validation_batch_size=validation_batch_size,
-                        validation_freq=validation_freq)
+                        validation_freq=validation_freq, nan_policy=nan_policy)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: Any = None,

@@ -74,7 +74,7 @@ def _validation_source(model: Any, validation_data: Any) -> Any:
 def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: Any, callbacks: Any,
         validation_split: float, validation_data: Any, shuffle: Any, class_weight: Any, sample_weight: Any,
         initial_epoch: int, steps_per_epoch: Any, validation_steps: Any, validation_batch_size: Any,
-        validation_freq: Any) -> Any:
+        validation_freq: Any, nan_policy: str | None = None) -> Any:
     model._assert_compiled()
     batch_size = check_batch_size(batch_size) or 32
     validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size") or batch_size
@@ -82,6 +82,8 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     _check_steps(steps_per_epoch, "steps_per_epoch")
     _check_steps(validation_steps, "validation_steps")
     verbose = resolve_verbose(verbose)
+    if nan_policy not in (None, "raise"):
+        raise ValueError(f"nan_policy must be None or 'raise', got {nan_policy!r}.")
     train = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
     val = None
     if validation_data is not None:
@@ -99,10 +101,17 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     want_batch_hooks = cbs.needs_batch_hooks("train")
     model.stop_training = False
     model._train_vars_cache = None
+    # A callback such as TerminateOnNaN asks, through `requires_finite_loss`, that a NaN step never
+    # reaches the weights; so does nan_policy='raise'.
+    model._nan_guard = nan_policy == "raise" or any(getattr(cb, "requires_finite_loss", False) for cb in cbs.callbacks)
+    model._nonfinite_loss = None
+    model._initial_epoch = None
     logs: dict[str, float] = {}
     cbs.on_train_begin()
+    # A callback (e.g. BackupAndRestore resuming a run) may move the start, as Keras's `model._initial_epoch`.
+    start_epoch = initial_epoch if model._initial_epoch is None else int(model._initial_epoch)
     try:
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(start_epoch, epochs):
             model.reset_metrics()
             cbs.on_epoch_begin(epoch)
             model.train()
@@ -113,6 +122,11 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
                 last = model.train_step(batch)
                 if model._train_vars_cache is None:
                     model._train_vars_cache = model.trainable_weights
+                if model._nonfinite_loss is not None and nan_policy == "raise":
+                    raise FloatingPointError(
+                        f"The loss became {model._nonfinite_loss} at epoch {epoch + 1}, step {step + 1}; that step "
+                        "was not applied, so the weights are those from before it. Look for NaN/inf in the data, "
+                        "lower the learning rate, or clip gradients (clipnorm=1.0).")
                 if want_batch_hooks:
                     cbs.on_train_batch_end(step, last if isinstance(last, LazyLogs) else LazyLogs(lambda: last))
                 if model.stop_training:
@@ -132,6 +146,7 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     finally:
         model.eval()
         model._train_vars_cache = None
+        model._nan_guard = False
     cbs.on_train_end(logs)
     return cbs.history
 

@@ -301,3 +301,19 @@ def test_custom_train_step_override():
     x, y = _data(16)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)
     assert Custom.calls == 4
+
+
+def test_nan_policy_raise_keeps_weights_from_before_the_bad_step():
+    x, y = _data(16)
+    y[9] = np.nan  # the second batch of 8 holds a NaN target; the data check skips y only through a loader
+    model = _linear_model()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                         batch_size=8)
+    first = _linear_model()
+    first.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0)
+    with pytest.raises(FloatingPointError, match="step 2; that step was not applied"):
+        model.fit(loader, epochs=1, nan_policy="raise", verbose=0)
+    for a, b in zip(model.get_weights(), first.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="nan_policy"):
+        model.fit(x[:8], y[:8], nan_policy="ignore")
