@@ -51,6 +51,13 @@ def _is_symbolic(x: Any) -> bool:
     return False
 
 
+def _has_hooks(module: torch.nn.Module) -> bool:
+    """Whether nn.Module.__call__ has work to do (forward hooks), so the direct call must not skip it."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or torch.nn.modules.module._global_forward_hooks
+                or torch.nn.modules.module._global_forward_pre_hooks or module._backward_hooks
+                or torch.nn.modules.module._global_backward_hooks or module._backward_pre_hooks)
+
+
 def _shape_of(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_shape_of(v) for v in x]
@@ -120,10 +127,13 @@ class Layer(torch.nn.Module):
     def __getattr__(self, name: str) -> Any:
         # A property that raises AttributeError (e.g. output_shape before build) would otherwise surface as
         # torch's generic "object has no attribute"; re-raise the property's own, explanatory error.
-        prop = getattr(type(self), name, None)
-        if isinstance(prop, property):
-            return prop.fget(self)
-        return super().__getattr__(name)
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            prop = getattr(type(self), name, None)
+            if isinstance(prop, property):
+                return prop.fget(self)
+            raise
 
     # ------------------------------------------------------------------ building
     @property
@@ -174,6 +184,11 @@ class Layer(torch.nn.Module):
         return self.call(*args, **kwargs)
 
     def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
+        if self.built and type(inputs) is torch.Tensor and not _has_hooks(self):
+            # The hot path (every layer of every step in fit): no conversion, no nn.Module dispatch.
+            if self._call_takes_training:
+                kwargs["training"] = training if training is not None else self.training
+            return self.call(inputs, *args, **kwargs)
         if _is_symbolic(inputs):
             from plait.layers.input_layer import symbolic_call
 

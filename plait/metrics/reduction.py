@@ -104,6 +104,14 @@ class Mean(Metric):
         else:
             self.count.add_(values.shape[0] if values.dim() else 1)
 
+    def update_scalar(self, value: torch.Tensor, weight: float) -> None:
+        """Adds one 0-d value with a host-side weight (the training loop's loss: no conversions, no checks)."""
+        if value.device != self._device:
+            self.to(value.device)
+        with torch.no_grad():
+            self.total.add_(value.detach().to(self.total.dtype), alpha=weight)
+            self.count.add_(weight)
+
     def result(self) -> torch.Tensor:
         count = self.count
         safe = torch.where(count == 0, torch.ones_like(count), count)

@@ -62,6 +62,7 @@ class Model(Layer):
         self._output_loss_trackers: list[Any] = []
         self._compile_built = False
         self._compile_config: dict[str, Any] = {}
+        self._compiled_forward: Any = None
 
     # ------------------------------------------------------------------ structure
     def call(self, inputs: Any, training: bool | None = None) -> Any:
@@ -209,10 +210,11 @@ class Model(Layer):
         return total
 
     def _track_loss(self, loss: torch.Tensor, x: Any) -> None:
-        batch = leaves(x)[0].shape[0]
-        self._loss_tracker.update_state(loss.detach(), sample_weight=batch)
+        # Keras weights each batch's loss by its size, so the epoch loss is a per-sample mean.
+        batch = x.shape[0] if isinstance(x, torch.Tensor) else leaves(x)[0].shape[0]
+        self._loss_tracker.update_scalar(loss, batch)
         for tracker, part in zip(self._output_loss_trackers, getattr(self, "_last_loss_parts", [])):
-            tracker.update_state(part.detach(), sample_weight=batch)
+            tracker.update_scalar(part, batch)
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> LazyLogs:
         """Updates the compiled metrics with one batch; returns the logs (computed only when read)."""
@@ -223,10 +225,10 @@ class Model(Layer):
     def train_step(self, data: Any) -> Any:
         """One optimization step on one batch: forward, loss, gradients, `optimizer.apply`, metrics."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=True)
         if not self._compile_built:
-            self._build_compile(y, y_pred)
-        loss = self.compute_loss(x, y, y_pred, sample_weight)
+            self._build_compile(y, self(x, training=True))
+        y_pred, loss, parts = self._forward_fn()(x, y, sample_weight)
+        self._last_loss_parts = parts
         variables = self._train_variables()
         if self._nan_guard and not bool(torch.isfinite(loss.detach())):
             # The step is skipped, so the weights stay as they were before the bad batch.
@@ -238,6 +240,25 @@ class Model(Layer):
         with torch.no_grad():
             return self.compute_metrics(x, y, y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred,
                                         sample_weight)
+
+    def _forward_and_loss(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, torch.Tensor, list]:
+        y_pred = self(x, training=True)
+        total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
+        return y_pred, total, parts
+
+    def _forward_fn(self) -> Any:
+        """The forward+loss function of a train step: eager, or compiled with torch.compile (jit_compile=True).
+
+        Only forward and loss are compiled (AOTAutograd derives the backward); the optimizer keeps its fused
+        kernels, so both paths apply the same update rule.
+        """
+        if self._compile_loss is None:
+            raise ValueError("No loss to optimize: pass loss=... to compile(), or override train_step.")
+        if self.jit_compile is not True:
+            return self._forward_and_loss
+        if self._compiled_forward is None:
+            self._compiled_forward = torch.compile(self._forward_and_loss)
+        return self._compiled_forward
 
     def _train_variables(self) -> list[torch.nn.Parameter]:
         cached = getattr(self, "_train_vars_cache", None)

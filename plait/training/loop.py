@@ -57,6 +57,10 @@ def _should_validate(epoch: int, validation_freq: Any) -> bool:
     raise ValueError(f"validation_freq must be an int or a list of epoch numbers, got {validation_freq!r}.")
 
 
+def _batch_logs(logs: Any) -> LazyLogs:
+    return logs if isinstance(logs, LazyLogs) else LazyLogs(lambda: logs)
+
+
 def _float_logs(logs: Any) -> dict[str, float]:
     return {k: to_float(v) for k, v in dict(logs).items()}
 
@@ -99,6 +103,7 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                        verbose=verbose, epochs=epochs, steps=iterator.num_steps)
     want_batch_hooks = cbs.needs_batch_hooks("train")
+    spe = model.steps_per_execution
     model.stop_training = False
     model._train_vars_cache = None
     # A callback such as TerminateOnNaN asks, through `requires_finite_loss`, that a NaN step never
@@ -115,9 +120,10 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
             model.reset_metrics()
             cbs.on_epoch_begin(epoch)
             model.train()
-            last = None
+            last, hooked = None, -1
             for step, batch in iterator.epoch():
-                if want_batch_hooks:
+                # With steps_per_execution=N, batch hooks fire once per N steps, as in Keras.
+                if want_batch_hooks and step % spe == 0:
                     cbs.on_train_batch_begin(step)
                 last = model.train_step(batch)
                 if model._train_vars_cache is None:
@@ -127,10 +133,13 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
                         f"The loss became {model._nonfinite_loss} at epoch {epoch + 1}, step {step + 1}; that step "
                         "was not applied, so the weights are those from before it. Look for NaN/inf in the data, "
                         "lower the learning rate, or clip gradients (clipnorm=1.0).")
-                if want_batch_hooks:
-                    cbs.on_train_batch_end(step, last if isinstance(last, LazyLogs) else LazyLogs(lambda: last))
+                if want_batch_hooks and (step + 1) % spe == 0:
+                    hooked = step
+                    cbs.on_train_batch_end(step, _batch_logs(last))
                 if model.stop_training:
                     break
+            if want_batch_hooks and last is not None and hooked != step:
+                cbs.on_train_batch_end(step, _batch_logs(last))
             model.eval()
             if last is None:
                 if iterator.exhausted:
@@ -163,7 +172,7 @@ def _run_test(model: Any, iterator: EpochIterator, cbs: Any) -> dict[str, float]
                 cbs.on_test_batch_begin(step)
             last = model.test_step(batch)
             if want_batch_hooks:
-                cbs.on_test_batch_end(step, last if isinstance(last, LazyLogs) else LazyLogs(lambda: last))
+                cbs.on_test_batch_end(step, _batch_logs(last))
     if last is None:
         raise ValueError("The evaluation data produced no batches; check that it is not empty.")
     logs = _float_logs(last)
