@@ -11,7 +11,7 @@ T = TypeVar("T")
 def to_snake_case(name: str) -> str:
     """`CategoricalCrossentropy` -> `categorical_crossentropy` (Keras's rule, so ids match Keras)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Registry(Generic[T]):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from typing import Any, Callable
 
 _BOX = {"top": "┏┳┓━", "head": "┃", "sep": "┡╇┩━", "row": "│", "bottom": "└┴┘─"}
@@ -81,11 +82,16 @@ def print_summary(model: Any, line_length: int | None = None, print_fn: Callable
         return left + mid.join(fill * w for w in widths) + right
 
     def cells(values: tuple, bar: str) -> str:
-        parts = []
-        for i, (value, w) in enumerate(zip(values, widths)):
-            value = str(value)[: w - 2]
-            parts.append(" " + (value.rjust(w - 2) if i == 2 else value.ljust(w - 2)) + " ")
-        return bar + bar.join(parts) + bar
+        # Long cells wrap onto more lines, as Keras's rich tables do.
+        wrapped = [textwrap.wrap(str(v), w - 2, break_on_hyphens=False) or [""] for v, w in zip(values, widths)]
+        lines = []
+        for k in range(max(len(c) for c in wrapped)):
+            parts = []
+            for i, (cell, w) in enumerate(zip(wrapped, widths)):
+                text = cell[k] if k < len(cell) else ""
+                parts.append(" " + (text.rjust(w - 2) if i == 2 else text.ljust(w - 2)) + " ")
+            lines.append(bar + bar.join(parts) + bar)
+        return "\n".join(lines)
 
     emit(f'Model: "{model.name}"')
     emit(line("top"))

@@ -1,0 +1,50 @@
+"""Embedding: integer ids -> dense vectors."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from plait import initializers
+from plait.layers.layer import LAYERS, Layer
+
+
+@LAYERS.register()
+class Embedding(Layer):
+    """Maps each integer id in `[0, input_dim)` to a trainable vector of size `output_dim`.
+
+    Example:
+        >>> Embedding(100, 8)(torch.tensor([[1, 2, 3]])).shape
+        torch.Size([1, 3, 8])
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
+                 **kwargs: Any) -> None:
+        if kwargs.pop("mask_zero", False):
+            raise ValueError("Embedding(mask_zero=True) is not supported yet: plait has no masking. Use "
+                             "sample weights (or ignore_class in sparse crossentropy) to skip padding.")
+        super().__init__(**kwargs)
+        for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Embedding {name} must be a positive integer, got {value!r}.")
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+
+    def build(self, input_shape: Any) -> None:
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
+                                          name="embeddings")
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        ids = inputs.long() if inputs.dtype != torch.long else inputs
+        if ids.device.type == "cpu" and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.input_dim):
+            raise ValueError(f"Embedding {self.name!r} got ids outside [0, {self.input_dim}) "
+                             f"(min {int(ids.min())}, max {int(ids.max())}); raise input_dim or fix the ids.")
+        return F.embedding(ids, self.embeddings)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer)}
