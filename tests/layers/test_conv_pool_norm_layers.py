@@ -130,3 +130,23 @@ def test_small_cnn_trains_on_images():
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
     assert history.history["accuracy"][-1] >= 0.9
+
+
+def test_merging_layers_and_functional_join():
+    from plait.layers import Add, Average, Concatenate, Maximum, Multiply, Subtract
+    a, b = torch.randn(3, 4), torch.randn(3, 4)
+    torch.testing.assert_close(Add()([a, b]), a + b)
+    torch.testing.assert_close(Subtract()([a, b]), a - b)
+    torch.testing.assert_close(Multiply()([a, b]), a * b)
+    torch.testing.assert_close(Average()([a, b, a]), (2 * a + b) / 3)
+    torch.testing.assert_close(Maximum()([a, b]), torch.maximum(a, b))
+    torch.testing.assert_close(Concatenate()([a, b[:, :2]]), torch.cat([a, b[:, :2]], dim=1))
+    with pytest.raises(ValueError, match="at least 2"):
+        Add()(a)
+    left, right = plait.Input(shape=(4,)), plait.Input(shape=(2,))
+    joined = Concatenate()([plait.layers.Dense(3)(left), right])
+    assert joined.shape == (None, 5)
+    model = plait.Model([left, right], plait.layers.Dense(1)(joined))
+    assert model.predict([np.ones((2, 4)), np.ones((2, 2))], verbose=0).shape == (2, 1)
+    with pytest.raises(ValueError, match="matching other dimensions"):
+        Concatenate(axis=1)([plait.Input(shape=(2, 3)), plait.Input(shape=(4, 5))])
