@@ -117,6 +117,7 @@ class Layer(torch.nn.Module):
         else:
             self._input_shape_arg = None
         self._inbound_nodes: list = []
+        self._weight_regularizers: list = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -155,12 +156,15 @@ class Layer(torch.nn.Module):
         """Creates a weight (a `Variable`, i.e. a torch Parameter) and tracks it on this layer."""
         from plait import initializers
 
+        from plait import regularizers
+
         unknown = set(kwargs) - {"regularizer", "constraint", "autocast", "aggregation"}
         if unknown:
             raise ValueError(f"Unrecognized arguments to add_weight: {sorted(unknown)}.")
-        if kwargs.get("regularizer") is not None or kwargs.get("constraint") is not None:
-            raise NotImplementedError("Weight regularizers and constraints are not supported yet; "
-                                      "add the penalty to your loss instead.")
+        regularizer = regularizers.get(kwargs.get("regularizer"))
+        constraint = kwargs.get("constraint")
+        if constraint is not None and not callable(constraint):
+            raise TypeError(f"constraint must be a callable w -> w (e.g. lambda w: w.clamp(min=0)), got {constraint!r}.")
         shape = normalize_shape(() if shape is None else shape, "weight shape")
         torch_dtype = getattr(torch, str(dtype).replace("torch.", "")) if dtype is not None else self.dtype
         init = initializers.get(initializer)
@@ -170,6 +174,10 @@ class Layer(torch.nn.Module):
         var = Variable(value, trainable=trainable and self._trainable, name=name)
         var._plait_trainable = bool(trainable)
         var._plait_path = f"{self.name}/{name}"
+        if regularizer is not None:
+            self._weight_regularizers.append((var, regularizer))
+        if constraint is not None:
+            var.constraint = constraint  # applied by the optimizer after each update, as Keras does
         attr = name
         while attr in self._parameters:
             attr += "_"
@@ -233,6 +241,11 @@ class Layer(torch.nn.Module):
 
     def _flat_layers(self) -> Iterable["Layer"]:
         return [m for m in self.modules() if isinstance(m, Layer)]
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """The regularization penalties of this layer's and its sublayers' weights (added to the training loss)."""
+        return [reg(var) for layer in self._flat_layers() for var, reg in layer._weight_regularizers]
 
     @property
     def weights(self) -> list[torch.nn.Parameter]:
