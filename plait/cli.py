@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Sequence
@@ -53,6 +54,28 @@ def quickstart(epochs: int = 20, seed: int = 0, verbose: str | int = "auto") -> 
     return results
 
 
+def report(model_path: str, data_path: str, output: str = "report.html", *, target: str | None = None,
+           x_key: str = "x", y_key: str = "y", threshold: float = 0.5, batch_size: int | None = None,
+           n_bootstrap: int = 1000) -> str:
+    """Evaluates a saved model on a data file (CSV or .npz), prints the report and writes it as HTML."""
+    import plait
+    from plait.evaluation.datafile import load_data_file
+
+    for what, path in (("model", model_path), ("data", data_path)):
+        if not os.path.exists(path):
+            raise SystemExit(f"plait report: no {what} file at {path!r}.")
+    try:
+        x, y = load_data_file(data_path, target=target, x_key=x_key, y_key=y_key)
+    except ValueError as err:
+        raise SystemExit(f"plait report: {err}") from None
+    model = plait.load_model(model_path)
+    result = model.report(x, y, batch_size=batch_size, threshold=threshold, n_bootstrap=n_bootstrap)
+    print(result)
+    path = result.save_html(output)
+    print(f"\nWrote the HTML report to {path}")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plait", description="Keras-style deep learning on PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -60,10 +83,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     qs.add_argument("--epochs", type=int, default=20)
     qs.add_argument("--seed", type=int, default=0)
     qs.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"])
+    rp = sub.add_parser("report", help="evaluate a saved model on a CSV or .npz file and write an HTML report")
+    rp.add_argument("model", help="a model saved with model.save(path)")
+    rp.add_argument("data", help="a .csv table (target: last column, or --target) or a .npz with arrays x and y")
+    rp.add_argument("-o", "--output", default="report.html", help="where to write the HTML report")
+    rp.add_argument("--target", default=None, help="CSV target column, by header name or index (default: last)")
+    rp.add_argument("--x-key", default="x", help="name of the features array in a .npz file")
+    rp.add_argument("--y-key", default="y", help="name of the targets array in a .npz file")
+    rp.add_argument("--threshold", type=float, default=0.5, help="decision threshold of a binary model")
+    rp.add_argument("--batch-size", type=int, default=None)
+    rp.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals (0: none)")
     args = parser.parse_args(argv)
     if args.command == "quickstart":
         verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
         quickstart(epochs=args.epochs, seed=args.seed, verbose=verbose)
+    elif args.command == "report":
+        report(args.model, args.data, args.output, target=args.target, x_key=args.x_key, y_key=args.y_key,
+               threshold=args.threshold, batch_size=args.batch_size, n_bootstrap=args.n_bootstrap)
     return 0
 
 

@@ -17,6 +17,19 @@ from plait.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
+from plait.metrics.auc import AUC, exact_average_precision, exact_roc_auc
+from plait.metrics.confusion import (
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    ThresholdedConfusion,
+    TrueNegatives,
+    TruePositives,
+)
+from plait.metrics.confusion_matrix import ConfusionMatrix
+from plait.metrics.f_score import F1Score, FBetaScore
+from plait.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from plait.metrics.metric import (
     METRIC_FUNCTIONS,
     METRICS,
@@ -26,6 +39,19 @@ from plait.metrics.metric import (
     get,
     serialize,
 )
+from plait.metrics.operating_point import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
+from plait.metrics.probabilistic import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+)
 from plait.metrics.reduction import Mean, MeanMetricWrapper, Sum, reduce_to_samplewise
 from plait.metrics.regression import (
     CosineSimilarity,
@@ -34,6 +60,7 @@ from plait.metrics.regression import (
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    R2Score,
     RootMeanSquaredError,
     cosine_similarity,
     log_cosh,
@@ -44,30 +71,58 @@ from plait.metrics.regression import (
 )
 
 __all__ = [
-    "METRICS",
-    "METRIC_FUNCTIONS",
+    "AUC",
     "Accuracy",
     "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "BinaryIoU",
     "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "ConfusionMatrix",
     "CosineSimilarity",
+    "F1Score",
+    "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
+    "IoU",
+    "KLDivergence",
     "LogCoshError",
+    "METRICS",
+    "METRIC_FUNCTIONS",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
+    "MeanIoU",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "Poisson",
+    "Precision",
+    "PrecisionAtRecall",
+    "R2Score",
+    "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
     "Sum",
+    "ThresholdedConfusion",
     "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
     "binary_accuracy",
     "categorical_accuracy",
     "combine_states",
     "cosine_similarity",
     "deserialize",
+    "exact_average_precision",
+    "exact_roc_auc",
     "get",
     "in_top_k",
     "log_cosh",

@@ -1,10 +1,11 @@
-"""Regression metrics (MSE, MAE, RMSE, MAPE, MSLE, log-cosh, cosine similarity) with per-sample twins.
+"""Regression metrics (MSE, MAE, RMSE, MAPE, MSLE, log-cosh, cosine similarity, R2) with per-sample twins.
 
 The twins mirror Keras's loss functions but live here, so metrics do not depend on `plait.losses`.
 Each returns one value per sample: the mean over the last axis for inputs of rank >= 2, and the
 element itself for rank-1 inputs, which are read as one scalar target per sample. (Keras averages a
 rank-1 batch into a single value that then counts as one sample; plait weights every sample.)
-`cosine_similarity` is the exception: a rank-1 input is one vector, as in Keras.
+`cosine_similarity` is the exception: a rank-1 input is one vector, as in Keras. `R2Score` is not a
+mean of per-sample values: it keeps running sums per output column.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 
 from plait import config
-from plait.metrics.metric import METRIC_FUNCTIONS, METRICS, input_tensor as _tensor
+from plait.metrics.metric import METRIC_FUNCTIONS, METRICS, Metric, input_tensor as _tensor
 from plait.metrics.reduction import Mean, MeanMetricWrapper
 from plait.tensors import align_ranks
 
@@ -254,3 +255,116 @@ class CosineSimilarity(MeanMetricWrapper):
                  axis: int = -1) -> None:
         super().__init__(cosine_similarity, name=name, dtype=dtype, axis=axis)
         self.axis = axis
+
+
+@METRICS.register("r2")
+class R2Score(Metric):
+    """Coefficient of determination R^2 over all samples seen, per output column then aggregated.
+
+    `R^2 = 1 - sum(w (y - y_hat)^2) / sum(w (y - mean_w(y))^2)` per column, from running weighted
+    sums (float64, so the streaming form keeps full precision). A constant target column scores 1.0
+    when predicted exactly and 0.0 otherwise (scikit-learn's `force_finite`; Keras gives 0 or NaN).
+    Inputs are (batch, outputs); 1-D inputs are one output (plait; Keras requires rank 2).
+
+    Args:
+        class_aggregation: 'uniform_average' (mean over columns), 'variance_weighted_average' (weighted
+            by each column's variance) or None (per-column scores).
+        num_regressors: p > 0 gives the adjusted R^2 `1 - (1 - R^2)(n - 1)/(n - p - 1)`, n the number of
+            samples (rows; Keras counts elements); it falls back to plain R^2 when `p >= n - 1`.
+        name: name of the metric.
+        dtype: dtype of the result.
+
+    Example:
+        >>> m = R2Score()
+        >>> round(float(m([[1], [4], [3]], [[2], [4], [4]])), 4)
+        0.5714
+    """
+
+    higher_is_better = True
+    _SUMS = ("sum", "squared_sum", "total_mse", "count")
+
+    def __init__(self, class_aggregation: str | None = "uniform_average", num_regressors: int = 0,
+                 name: str = "r2_score", dtype: str | torch.dtype | None = None) -> None:
+        super().__init__(dtype=dtype, name=name)
+        if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
+            raise ValueError("class_aggregation must be None, 'uniform_average' or 'variance_weighted_average', "
+                             f"got {class_aggregation!r}.")
+        if isinstance(num_regressors, bool) or not isinstance(num_regressors, int) or num_regressors < 0:
+            raise ValueError(f"num_regressors must be an integer >= 0, got {num_regressors!r}.")
+        self.class_aggregation = class_aggregation
+        self.num_regressors = num_regressors
+        for state in self._SUMS:
+            self.add_state(state, torch.zeros(0, dtype=torch.float64), reduce="sum")
+        self.add_state("num_samples", torch.zeros((), dtype=torch.float64), reduce="sum")
+
+    def _build(self, width: int) -> None:
+        current = self.sum.shape[0]
+        if current == width:
+            return
+        if current:
+            raise ValueError(f"{self.name}: y_pred has {width} output columns but earlier batches had {current}; "
+                             "call reset_state() first.")
+        for state in self._SUMS:
+            value = getattr(self, state)
+            value.data = torch.zeros(width, dtype=torch.float64, device=value.device)
+
+    def merge_state(self, metrics: Any) -> "R2Score":
+        others = [metrics] if isinstance(metrics, Metric) else list(metrics)
+        built = [m for m in others if not isinstance(m, R2Score) or m.sum.shape[0]]
+        for other in built:
+            if isinstance(other, R2Score):
+                self._build(other.sum.shape[0])
+        return super().merge_state(built) if built else self
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Adds one batch of (batch, outputs) or (batch,) targets and predictions."""
+        y_pred = self._to_tensor(y_pred, dtype=torch.float64)
+        y_true = self._to_tensor(y_true, dtype=torch.float64)
+        y_true, y_pred = align_ranks(y_true, y_pred)
+        if y_pred.dim() == 1:
+            y_true, y_pred = y_true.unsqueeze(-1), y_pred.unsqueeze(-1)
+        if y_pred.dim() != 2 or y_true.shape != y_pred.shape:
+            raise ValueError(f"{self.name} expects y_true and y_pred of the same shape (batch, outputs) or (batch,), "
+                             f"got {tuple(y_true.shape)} and {tuple(y_pred.shape)}.")
+        weight = torch.ones((), dtype=torch.float64, device=y_pred.device)
+        if sample_weight is not None:
+            weight = self._to_tensor(sample_weight, dtype=torch.float64)
+            if weight.dim() == 1:
+                weight = weight.unsqueeze(-1)
+            try:
+                weight = weight.broadcast_to(y_true.shape)
+            except RuntimeError as err:
+                raise ValueError(f"{self.name}: sample_weight of shape {tuple(weight.shape)} does not match "
+                                 f"y_true of shape {tuple(y_true.shape)}; pass one weight per sample.") from err
+        self._build(y_pred.shape[1])
+        weighted = y_true * weight
+        self.sum.add_(weighted.sum(dim=0))
+        self.squared_sum.add_((y_true * weighted).sum(dim=0))
+        self.total_mse.add_(((y_true - y_pred).square() * weight).sum(dim=0))
+        self.count.add_(weight.broadcast_to(y_true.shape).sum(dim=0))
+        self.num_samples.add_(y_true.shape[0])
+
+    def result(self) -> torch.Tensor:
+        mean = self.sum / torch.where(self.count == 0, 1.0, self.count)
+        total = (self.squared_sum - self.sum * mean).clamp_min(0.0)
+        constant = total <= 1e-12 * self.squared_sum.abs().clamp_min(1e-300)
+        scores = torch.where(constant, torch.where(self.total_mse == 0, 1.0, 0.0),
+                             1.0 - self.total_mse / torch.where(constant, 1.0, total))
+        if self.class_aggregation == "uniform_average":
+            r2 = scores.sum() / max(scores.shape[0], 1)
+        elif self.class_aggregation == "variance_weighted_average":
+            total_sum = total.sum()
+            r2 = torch.where(total_sum > 0, (total * scores).sum() / torch.where(total_sum > 0, total_sum, 1.0),
+                             scores.sum() / max(scores.shape[0], 1))
+        else:
+            r2 = scores
+        if self.num_regressors:
+            n, p = self.num_samples, float(self.num_regressors)
+            dof = n - p - 1.0
+            adjusted = 1.0 - (1.0 - r2) * (n - 1.0) / torch.where(dof > 0, dof, 1.0)
+            r2 = torch.where(dof > 0, adjusted, r2)
+        return r2.to(self._dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}

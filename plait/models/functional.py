@@ -113,3 +113,178 @@ class FunctionalGraph:
 
         result = lookup(self.outputs_structure)
         return list(result) if isinstance(result, tuple) else result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Graph (de)serialization: layers, and for each call of a layer (a node) the tensors it was called on, named by
+# Keras's `keras_history` triple [layer name, node index, tensor index].
+# ---------------------------------------------------------------------------------------------------------------
+_TENSOR_TAG = "__keras_tensor__"
+
+
+def serialize_layer_config(layer: Layer) -> dict[str, Any]:
+    """`{"module", "class_name", "config", "registered_name"}` for a layer; custom classes carry their registered name."""
+    from plait.saving.object_registration import get_registered_name
+
+    registered = get_registered_name(type(layer))
+    return {"module": type(layer).__module__, "class_name": type(layer).__name__, "config": layer.get_config(),
+            "registered_name": registered if registered != type(layer).__name__ else None}
+
+
+def deserialize_layer(config: Any, custom_objects: dict[str, Any] | None = None) -> Layer:
+    """Rebuilds a layer (or a nested model) from its serialized dict, resolving the class through registries only."""
+    from plait.layers.layer import LAYERS
+    from plait.saving.errors import FormatError
+    from plait.saving.object_registration import custom_object_scope, resolve_class
+
+    if not isinstance(config, dict):
+        raise FormatError(f"A serialized layer must be a dict with 'class_name' and 'config', got "
+                          f"{type(config).__name__}.")
+    inner = config.get("config", {})
+    if not isinstance(inner, dict):
+        raise FormatError(f"The config of serialized layer {str(config.get('class_name'))[:100]!r} must be a dict.")
+    with custom_object_scope(custom_objects) as merged:
+        cls = resolve_class(config, LAYERS, "layer", base=Layer, builtins=_model_classes())
+        if _is_model_class(cls):
+            return cls.from_config(dict(inner), custom_objects=merged)
+        return cls.from_config(dict(inner))
+
+
+def _model_classes() -> dict[str, type]:
+    from plait.models.model import Model
+    from plait.models.sequential import Sequential
+
+    return {"Sequential": Sequential, "Functional": Model, "Model": Model}
+
+
+def _is_model_class(cls: type) -> bool:
+    from plait.models.model import Model
+
+    return issubclass(cls, Model)
+
+
+def _graph_nodes_by_layer(graph: FunctionalGraph) -> dict[int, list[Node]]:
+    """Each layer's nodes that belong to this graph, in call order (a layer may also be used elsewhere)."""
+    members = {id(node) for node in graph.nodes} | {id(t.node) for t in graph.inputs}
+    out: dict[int, list[Node]] = {}
+    for layer in [t.node.layer for t in graph.inputs] + graph.layers:
+        out[id(layer)] = [n for n in layer._inbound_nodes if id(n) in members] or \
+            ([layer.output.node] if isinstance(layer, InputLayer) else [])
+    return out
+
+
+def functional_config(model: Any) -> dict[str, Any]:
+    """The functional model's architecture: its layers, each node's inbound tensors, the input/output tensors."""
+    graph: FunctionalGraph = model._graph
+    nodes_by_layer = _graph_nodes_by_layer(graph)
+    names = [t.node.layer.name for t in graph.inputs] + [layer.name for layer in graph.layers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Cannot serialize model {model.name!r}: its layer names are not unique ({names}); "
+                         "give each layer a distinct name=.")
+
+    def history(tensor: KerasTensor) -> list[Any]:
+        layer = tensor.node.layer
+        nodes = nodes_by_layer.get(id(layer), [])
+        node_index = next((i for i, n in enumerate(nodes) if n is tensor.node), None)
+        if node_index is None:
+            raise ValueError(f"Tensor {tensor} comes from outside model {model.name!r}'s graph.")
+        outputs = flatten(tensor.node.outputs)
+        tensor_index = next(i for i, t in enumerate(outputs) if t is tensor)
+        return [layer.name, node_index, tensor_index]
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, KerasTensor):
+            return {"class_name": _TENSOR_TAG, "config": {"shape": list(value.shape),
+                                                          "dtype": str(value.dtype).replace("torch.", ""),
+                                                          "keras_history": history(value)}}
+        if isinstance(value, (list, tuple)):
+            return [encode(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): encode(v) for k, v in value.items()}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise ValueError(f"Cannot serialize a layer call argument of type {type(value).__name__} in model "
+                         f"{model.name!r}; only tensors, numbers, strings and lists/dicts of them are saved.")
+
+    layers = []
+    for layer in [t.node.layer for t in graph.inputs] + graph.layers:
+        entry = serialize_layer_config(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [] if isinstance(layer, InputLayer) else [
+            {"args": [encode(node.inputs), *[encode(a) for a in node.args]], "kwargs": encode(dict(node.kwargs))}
+            for node in nodes_by_layer[id(layer)]]
+        layers.append(entry)
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": encode(graph.inputs_structure), "output_layers": encode(graph.outputs_structure)}
+
+
+def functional_from_config(cls: type, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Any:
+    """Rebuilds a functional model from `functional_config`'s output by replaying each layer call in order."""
+    from plait.saving.errors import FormatError
+
+    layer_specs = config.get("layers")
+    if not isinstance(layer_specs, list):
+        raise FormatError("A functional model config needs a 'layers' list.")
+    produced: dict[str, list[Any]] = {}  # layer name -> outputs of each replayed node
+    pending: list[tuple[Layer, list[Any]]] = []
+    for spec in layer_specs:
+        if not isinstance(spec, dict) or not isinstance(spec.get("inbound_nodes", []), list):
+            raise FormatError("Each layer of a functional model config must be a dict with an 'inbound_nodes' list.")
+        layer = deserialize_layer(spec, custom_objects)
+        name = spec.get("name", layer.name)
+        if not isinstance(name, str) or name in produced:
+            raise FormatError(f"Layer name {str(name)[:100]!r} in the model config is missing or not unique.")
+        produced[name] = [layer.output] if isinstance(layer, InputLayer) else []
+        pending.append((layer, list(spec.get("inbound_nodes", []))))
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("class_name") == _TENSOR_TAG:
+            hist = (value.get("config") or {}).get("keras_history")
+            if not (isinstance(hist, list) and len(hist) == 3 and isinstance(hist[0], str)
+                    and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in hist[1:])):
+                raise FormatError(f"Malformed keras_history {str(hist)[:100]} in the model config.")
+            outputs = produced.get(hist[0])
+            if outputs is None:
+                raise FormatError(f"The model config refers to an unknown layer {hist[0][:100]!r}.")
+            if hist[1] >= len(outputs):
+                raise _NotYet()
+            flat = flatten(outputs[hist[1]])
+            if hist[2] >= len(flat):
+                raise FormatError(f"The model config refers to output {hist[2]} of layer {hist[0][:100]!r}, "
+                                  f"which has {len(flat)}.")
+            return flat[hist[2]]
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        if isinstance(value, dict):
+            return {k: decode(v) for k, v in value.items()}
+        return value
+
+    # Replay nodes in passes: a shared layer's later call may need tensors made by layers listed after it.
+    progress = True
+    while progress and any(nodes for _, nodes in pending):
+        progress = False
+        for layer, nodes in pending:
+            while nodes:
+                node = nodes[0]
+                if not isinstance(node, dict) or not isinstance(node.get("args", []), list) or \
+                        not node.get("args") or not isinstance(node.get("kwargs", {}), dict):
+                    raise FormatError(f"Malformed inbound node of layer {layer.name!r} in the model config.")
+                try:
+                    args, kwargs = decode(node["args"]), decode(node.get("kwargs", {}))
+                except _NotYet:
+                    break
+                produced[layer.name].append(layer(args[0], *args[1:], **kwargs))
+                nodes.pop(0)
+                progress = True
+    if any(nodes for _, nodes in pending):
+        raise FormatError("The model config's layer calls refer to tensors that are never produced (a cycle or a "
+                          "missing layer).")
+    try:
+        inputs, outputs = decode(config.get("input_layers")), decode(config.get("output_layers"))
+    except _NotYet:
+        raise FormatError("The model config's inputs or outputs refer to layer calls that do not exist.") from None
+    return cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+class _NotYet(Exception):
+    """A node's inbound tensor comes from a layer call not replayed yet."""

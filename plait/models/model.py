@@ -34,6 +34,9 @@ class Model(Layer):
         (None, 2)
     """
 
+    # Set by plait.evaluation during an evaluation pass: receives each batch's outputs (diagnostics).
+    _output_sink: Any = None
+
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
                  trainable: bool = True, **kwargs: Any) -> None:
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -205,9 +208,17 @@ class Model(Layer):
             raise ValueError("No loss to optimize: pass loss=... to compile(), or override compute_loss/train_step.")
         if y is None:
             raise ValueError("The batch has no targets y, but the compiled loss needs them.")
-        total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
+        total, parts = self._loss_and_parts(y, y_pred, sample_weight)
         self._last_loss_parts = parts
         return total
+
+    def _loss_and_parts(self, y: Any, y_pred: Any, sample_weight: Any) -> tuple[torch.Tensor, list]:
+        """Compiled losses (weighted, summed) plus the weights' regularization penalties, as Keras adds them."""
+        total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
+        penalties = self.losses
+        if penalties:
+            total = total + torch.stack(penalties).sum()
+        return total, parts
 
     def _track_loss(self, loss: torch.Tensor, x: Any) -> None:
         # Keras weights each batch's loss by its size, so the epoch loss is a per-sample mean.
@@ -243,7 +254,7 @@ class Model(Layer):
 
     def _forward_and_loss(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, torch.Tensor, list]:
         y_pred = self(x, training=True)
-        total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
+        total, parts = self._loss_and_parts(y, y_pred, sample_weight)
         return y_pred, total, parts
 
     def _forward_fn(self) -> Any:
@@ -268,6 +279,8 @@ class Model(Layer):
         """One evaluation step: forward in inference mode, loss and metrics."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
+        if self._output_sink is not None:
+            self._output_sink(y_pred)
         if not self._compile_built:
             self._build_compile(y, y_pred)
         if self._compile_loss is not None and y is not None:
@@ -305,7 +318,7 @@ class Model(Layer):
             validation_data: Any = None, shuffle: Any = True, class_weight: dict | None = None,
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
             validation_steps: int | None = None, validation_batch_size: int | None = None,
-            validation_freq: Any = 1, *, nan_policy: str | None = None) -> Any:
+            validation_freq: Any = 1, *, nan_policy: str | None = None, diagnostics: bool = True) -> Any:
         """Trains the model for `epochs` passes over the data and returns a `History`.
 
         Arguments, defaults and behaviour follow Keras's `Model.fit`: `validation_split` takes the *last*
@@ -313,26 +326,77 @@ class Model(Layer):
 
         `nan_policy='raise'` (a plait addition) checks every step's loss and raises on NaN or inf, keeping
         the weights from before that step; it costs one device-to-host read per step.
+
+        `diagnostics=True` (a plait addition) checks for pitfalls and warns about them: validation rows copied
+        from training, a label-sorted `validation_split`, class imbalance, overfitting, the accuracy paradox
+        (see `plait.diagnostics`). The findings are also in `history.diagnostics`. The checks run once before
+        and once after training; the train step itself is untouched.
         """
         return loop.fit(self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                         callbacks=callbacks, validation_split=validation_split, validation_data=validation_data,
                         shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
                         initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                         validation_steps=validation_steps, validation_batch_size=validation_batch_size,
-                        validation_freq=validation_freq, nan_policy=nan_policy)
+                        validation_freq=validation_freq, nan_policy=nan_policy, diagnostics=diagnostics)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: Any = None,
-                 return_dict: bool = False) -> Any:
-        """Loss and metrics on the data: a scalar (loss only), a list, or a dict with `return_dict=True`."""
+                 return_dict: bool = False, *, diagnostics: bool = True) -> Any:
+        """Loss and metrics on the data: a scalar (loss only), a list, or a dict with `return_dict=True`.
+
+        With `diagnostics=True` (a plait addition) it warns when the data holds rows seen in training or when
+        accuracy hides a class the model misses (`plait.diagnostics.AccuracyParadoxWarning`).
+        """
         logs = loop.evaluate(self, x=x, y=y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
-                             steps=steps, callbacks=callbacks)
+                             steps=steps, callbacks=callbacks, diagnostics=diagnostics)
         return self._format_logs(logs, return_dict)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: Any = None) -> Any:
         """Model outputs for `x` as NumPy arrays (inference mode, batched)."""
         return loop.predict(self, x=x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+
+    # ------------------------------------------------------------------ evaluation (plait.evaluation)
+    def predict_classes(self, x: Any, threshold: Any = None, *, batch_size: int | None = None,
+                        verbose: Any = 0) -> np.ndarray:
+        """Class ids for `x` (a plait addition; Keras 2 had it on Sequential).
+
+        Args:
+            x: Input data.
+            threshold: For a binary model, class 1 where its probability is above this (default 0.5); a
+                number or the `ThresholdChoice` from `report.threshold_for(recall=...)`. Multi-class models
+                predict the arg-max.
+            batch_size, verbose: As in `predict`.
+
+        Returns:
+            A (samples,) int64 array of class ids.
+        """
+        from plait.evaluation.model_api import predict_classes
+
+        return predict_classes(self, x, threshold, batch_size=batch_size, verbose=verbose)
+
+    def report(self, x: Any, y: Any, *, batch_size: int | None = None, threshold: Any = 0.5, class_names: Any = None,
+               history: Any = "auto", n_bootstrap: int = 1000, confidence: float = 0.95, seed: int | None = 0,
+               diagnostics: bool = True, verbose: Any = 0) -> Any:
+        """The evaluation report on (x, y): a `ClassificationReport` or `RegressionReport` (a plait addition).
+
+        Confusion matrix, per-class precision/recall/F1, accuracy next to the majority baseline, ROC-AUC and
+        PR-AUC with bootstrap intervals, thresholds, the diagnostics; `print(report)`, `report.save_html(path)`.
+
+        Args:
+            x, y: Evaluation data (ideally a held-out test set).
+            threshold: Decision threshold of a binary model.
+            class_names: Display names of the classes.
+            history: The `History` whose learning curves to include; 'auto' takes the model's last fit.
+            n_bootstrap, confidence, seed: The bootstrap confidence intervals (n_bootstrap=0 skips them).
+            diagnostics: Warn about pitfalls found on this data (accuracy paradox, rows seen in training).
+            batch_size, verbose: As in `predict`.
+        """
+        from plait.evaluation.model_api import model_report
+
+        return model_report(self, x, y, batch_size=batch_size, threshold=threshold, class_names=class_names,
+                            history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed,
+                            diagnostics=diagnostics, verbose=verbose)
 
     def _format_logs(self, logs: dict[str, float], return_dict: bool) -> Any:
         if return_dict:
@@ -355,6 +419,48 @@ class Model(Layer):
 
     def get_compile_config(self) -> dict[str, Any]:
         return dict(self._compile_config)
+
+    # ------------------------------------------------------------------ saving (done by plait.saving)
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as a JSON-friendly dict; for a functional model, its layers and how they connect."""
+        from plait.models.functional import functional_config
+
+        return functional_config(self) if self._graph is not None else super().get_config()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> "Model":
+        """Rebuilds a model from `get_config()`'s output (a functional graph, or a subclass's own config)."""
+        from plait.models.functional import functional_from_config
+
+        if isinstance(config, dict) and "layers" in config and "input_layers" in config:
+            return functional_from_config(cls, config, custom_objects)
+        return cls(**config)
+
+    def save(self, filepath: Any, overwrite: bool = True) -> None:
+        """Saves architecture, weights, compile config and optimizer state to one `.plait` file, atomically."""
+        from plait import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Saves the weights only to a `.weights.safetensors` file, atomically."""
+        from plait import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
+        """Loads weights from a `.safetensors` (or `.plait`) file; mismatches raise unless `skip_mismatch`."""
+        from plait import saving
+
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture (no weights) as JSON; `plait.saving.model_from_json` rebuilds it."""
+        import json
+
+        from plait.saving.serialization import serialize_model
+
+        return json.dumps(serialize_model(self), **kwargs)
 
     def _device(self) -> torch.device:
         for p in self.parameters():

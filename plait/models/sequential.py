@@ -132,3 +132,29 @@ class Sequential(Model):
         if self._build_shape is not None:
             config["build_input_shape"] = list(self._build_shape)
         return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> "Sequential":
+        """Rebuilds a Sequential model from `get_config()`'s output; layer classes resolve through the registries.
+
+        Args:
+            config: The output of `get_config()`.
+            custom_objects: Your own layer classes by name (or register them with
+                `plait.saving.register_serializable()`).
+
+        Returns:
+            A new, built (if the config recorded an input shape) model with freshly initialized weights.
+        """
+        from plait.models.functional import deserialize_layer
+
+        layers = config.get("layers", [])
+        if not isinstance(layers, list):
+            raise TypeError(f"Sequential config 'layers' must be a list, got {type(layers).__name__}.")
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for spec in layers:
+            model.add(deserialize_layer(spec, custom_objects), rebuild=False)
+        model._maybe_rebuild()
+        build_shape = config.get("build_input_shape")
+        if build_shape is not None and not model.built:
+            model.build(tuple(build_shape))
+        return model

@@ -14,6 +14,7 @@ import torch
 from plait.callbacks import CallbackList
 from plait.data.adapter import ArrayData, EpochIterator, adapt, class_weight_to_sample_weight, \
     train_validation_split, unpack_x_y_sample_weight
+from plait.evaluation import monitor as _diagnostics
 from plait.training.logs import LazyLogs, to_float
 
 
@@ -78,7 +79,7 @@ def _validation_source(model: Any, validation_data: Any) -> Any:
 def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: Any, callbacks: Any,
         validation_split: float, validation_data: Any, shuffle: Any, class_weight: Any, sample_weight: Any,
         initial_epoch: int, steps_per_epoch: Any, validation_steps: Any, validation_batch_size: Any,
-        validation_freq: Any, nan_policy: str | None = None) -> Any:
+        validation_freq: Any, nan_policy: str | None = None, diagnostics: bool = True) -> Any:
     model._assert_compiled()
     batch_size = check_batch_size(batch_size) or 32
     validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size") or batch_size
@@ -90,18 +91,33 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
         raise ValueError(f"nan_policy must be None or 'raise', got {nan_policy!r}.")
     train = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
     val = None
+    full, split_at = None, None
     if validation_data is not None:
         val = _validation_source(model, validation_data)
     elif validation_split:
         if not isinstance(train, ArrayData):
             raise ValueError("validation_split only works with arrays or tensors; for a DataLoader or "
                              "generator pass validation_data instead.")
+        full = train
         train, val = train_validation_split(train, validation_split)
+        split_at = train.num_samples
+    # --- diagnostics (plait.evaluation): data checks run once here; the monitor joins the callbacks below.
+    findings, tracker = [], None
+    if diagnostics:
+        findings, tracker = _diagnostics.start_fit(model, train, val, full=full, split_at=split_at,
+                                                   validation_split=validation_split, class_weight=class_weight,
+                                                   sample_weight=sample_weight)
     iterator = EpochIterator(train, batch_size, shuffle=shuffle, steps_per_epoch=steps_per_epoch,
                              class_weight=class_weight)
     val_iterator = None if val is None else EpochIterator(val, validation_batch_size, steps_per_epoch=validation_steps)
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                        verbose=verbose, epochs=epochs, steps=iterator.num_steps)
+    cbs.history.diagnostics = findings
+    if diagnostics:
+        monitor = _diagnostics.DiagnosticsMonitor(findings, tracker, list(cbs.callbacks))
+        monitor.set_model(model)
+        monitor.set_params(cbs.params)
+        cbs.callbacks.append(monitor)  # last, so it sees EarlyStopping's outcome and speaks after the progress bar
     want_batch_hooks = cbs.needs_batch_hooks("train")
     spe = model.steps_per_execution
     model.stop_training = False
@@ -147,7 +163,7 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
                 raise ValueError("The training data produced no batches; check that it is not empty.")
             logs = _float_logs(last)
             if val_iterator is not None and _should_validate(epoch, validation_freq):
-                val_logs = _run_test(model, val_iterator, CallbackList(None, model=model))
+                val_logs = _run_test(model, val_iterator, CallbackList(None, model=model), tracker=tracker)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if model.stop_training or iterator.exhausted:
@@ -160,19 +176,27 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     return cbs.history
 
 
-def _run_test(model: Any, iterator: EpochIterator, cbs: Any) -> dict[str, float]:
+def _run_test(model: Any, iterator: EpochIterator, cbs: Any, tracker: Any = None) -> dict[str, float]:
     model.reset_metrics()
     model.eval()
     want_batch_hooks = cbs.needs_batch_hooks("test")
     cbs.on_test_begin()
     last = None
-    with torch.no_grad():
-        for step, batch in iterator.epoch():
-            if want_batch_hooks:
-                cbs.on_test_batch_begin(step)
-            last = model.test_step(batch)
-            if want_batch_hooks:
-                cbs.on_test_batch_end(step, _batch_logs(last))
+    # A diagnostics tracker (plait.evaluation) is handed each batch's output during this pass only.
+    hook = None if tracker is None else tracker.attach(model)
+    try:
+        with torch.no_grad():
+            for step, batch in iterator.epoch():
+                if want_batch_hooks:
+                    cbs.on_test_batch_begin(step)
+                last = model.test_step(batch)
+                if tracker is not None:
+                    tracker.update(batch)
+                if want_batch_hooks:
+                    cbs.on_test_batch_end(step, _batch_logs(last))
+    finally:
+        if hook is not None:
+            hook.remove()
     if last is None:
         raise ValueError("The evaluation data produced no batches; check that it is not empty.")
     logs = _float_logs(last)
@@ -181,7 +205,7 @@ def _run_test(model: Any, iterator: EpochIterator, cbs: Any) -> dict[str, float]
 
 
 def evaluate(model: Any, *, x: Any, y: Any, batch_size: Any, verbose: Any, sample_weight: Any, steps: Any,
-             callbacks: Any) -> dict[str, float]:
+             callbacks: Any, diagnostics: bool = True) -> dict[str, float]:
     model._assert_compiled()
     batch_size = check_batch_size(batch_size) or 32
     _check_steps(steps, "steps")
@@ -190,7 +214,11 @@ def evaluate(model: Any, *, x: Any, y: Any, batch_size: Any, verbose: Any, sampl
     iterator = EpochIterator(data, batch_size, steps_per_epoch=steps)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                        steps=iterator.num_steps)
-    return _run_test(model, iterator, cbs)
+    tracker = _diagnostics.evaluation_tracker(model) if diagnostics else None
+    logs = _run_test(model, iterator, cbs, tracker=tracker)
+    if diagnostics:
+        _diagnostics.after_evaluate(model, data, tracker)
+    return logs
 
 
 def _concat(outputs: list[Any]) -> Any:

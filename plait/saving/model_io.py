@@ -1,0 +1,286 @@
+"""save_model / load_model (the `.plait` file) and save_weights / load_weights (`.safetensors`).
+
+A `.plait` file is a zip archive holding:
+
+- `metadata.json`: `{"format": "plait.model", "format_version": 1, "plait_version", "date_saved"}`;
+- `config.json`: the architecture (`class_name`, `config`, `build_config`) and `compile_config`;
+- `model.weights.safetensors`: every weight, keyed by its path in the model (`_stack.0.kernel`);
+- `optimizer.safetensors`: the optimizer state (`iterations`, slots), when the optimizer has been built.
+
+Keras writes `.keras` and `.weights.h5`; plait writes `.plait` and `.weights.safetensors` (any name ending
+in `.safetensors` is accepted for weights), and refuses other suffixes with a message saying so.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import warnings
+from typing import Any
+
+import torch
+
+from plait.saving import safetensors_format as st
+from plait.saving.archive import read_archive, write_archive
+from plait.saving.errors import FormatError
+from plait.saving.object_registration import all_custom_objects, custom_object_scope
+from plait.saving.serialization import compile_from_config, deserialize_model, serialize_compile_config, \
+    serialize_model
+
+FORMAT_VERSION = 1
+MODEL_SUFFIX = ".plait"
+WEIGHTS_SUFFIX = ".safetensors"
+MAX_JSON_BYTES = 64 << 20
+MAX_TENSOR_BYTES = 1 << 40
+_LIMITS = {"metadata.json": 1 << 20, "config.json": MAX_JSON_BYTES, "model.weights.safetensors": MAX_TENSOR_BYTES,
+           "optimizer.safetensors": MAX_TENSOR_BYTES}
+_REQUIRED = ("metadata.json", "config.json", "model.weights.safetensors")
+
+
+def _version() -> str:
+    from plait import __version__
+
+    return __version__
+
+
+def _path(filepath: Any) -> str:
+    try:
+        return os.fspath(filepath)
+    except TypeError:
+        raise TypeError(f"filepath must be a str or os.PathLike, got {type(filepath).__name__}.") from None
+
+
+def _check_suffix(path: str, suffix: str, what: str, example: str) -> None:
+    if path.endswith(suffix):
+        return
+    hint = ""
+    if path.endswith((".keras", ".h5", ".hdf5", ".pt", ".pth", ".pkl")):
+        hint = " plait does not write Keras/HDF5/pickle files."
+    raise ValueError(f"{what} must end in '{suffix}', got {path!r}.{hint} Use e.g. {example!r}.")
+
+
+# ---------------------------------------------------------------------------------------------------- weights
+def weight_tensors(model: Any) -> dict[str, torch.Tensor]:
+    """Every weight (and persistent buffer) of `model` by its path in the module tree, detached, on its device."""
+    return {key: value.detach() for key, value in model.state_dict().items()}
+
+
+def _display_names(model: Any) -> dict[str, str]:
+    return {key: getattr(p, "path", key) for key, p in model.named_parameters(remove_duplicate=False)}
+
+
+def _check_built(model: Any, action: str) -> None:
+    if not getattr(model, "built", False) or any(not getattr(layer, "built", True) for layer in model.layers):
+        raise ValueError(f"Cannot {action}: model {model.name!r} has not created its weights yet. Give the first "
+                         "layer input_shape=..., start with plait.Input(shape), or call the model on data first.")
+
+
+def assign_weights(model: Any, tensors: dict[str, torch.Tensor], *, skip_mismatch: bool = False,
+                   source: str = "the file", error: type[Exception] = ValueError) -> list[str]:
+    """Copies `tensors` into `model`'s weights in place, after checking every name and shape first.
+
+    Nothing is written unless every check passes (or, with `skip_mismatch`, only matching weights are).
+
+    Returns:
+        The keys that were skipped (missing, unexpected or of another shape).
+    """
+    own = model.state_dict(keep_vars=True)
+    names = _display_names(model)
+    problems, skipped = [], []
+    for key, target in own.items():
+        shown = names.get(key, key)
+        if key not in tensors:
+            problems.append(f"weight {shown!r} (key {key!r}) is missing from {source}")
+            skipped.append(key)
+        elif tuple(tensors[key].shape) != tuple(target.shape):
+            problems.append(f"weight {shown!r} (key {key!r}) has shape {tuple(target.shape)} in the model but "
+                            f"{tuple(tensors[key].shape)} in {source}")
+            skipped.append(key)
+    for key in tensors:
+        if key not in own:
+            problems.append(f"{source} has a weight {key!r} that the model does not have")
+            skipped.append(key)
+    if problems and not skip_mismatch:
+        raise error(f"The weights in {source} do not match model {model.name!r}: " + "; ".join(problems[:20])
+                    + ("; ..." if len(problems) > 20 else "") + ". Check that the architecture is the same, or pass "
+                    "skip_mismatch=True to load only the matching weights.")
+    if problems:
+        warnings.warn("Skipped mismatched weights while loading: " + "; ".join(problems[:20]), stacklevel=3)
+    with torch.no_grad():
+        for key, target in own.items():
+            if key in tensors and tuple(tensors[key].shape) == tuple(target.shape):
+                target.copy_(tensors[key].to(device=target.device, dtype=target.dtype))
+    return skipped
+
+
+def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
+    """Writes `model`'s weights to a `.safetensors` file (atomically; readable by the `safetensors` package).
+
+    Args:
+        model: A built model.
+        filepath: Ends in `.safetensors`; `.weights.safetensors` is the conventional name.
+        overwrite: If False and the file exists, raise `FileExistsError`.
+
+    Example:
+        >>> import os, tempfile, plait
+        >>> model = plait.Sequential([plait.layers.Dense(2, input_shape=(3,))])
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.weights.safetensors")
+        >>> model.save_weights(path)
+        >>> model.load_weights(path)
+    """
+    path = _path(filepath)
+    _check_suffix(path, WEIGHTS_SUFFIX, "The weights file name", "model.weights.safetensors")
+    _check_built(model, "save its weights")
+    metadata = {"format": "plait.weights", "format_version": str(FORMAT_VERSION), "plait_version": _version()}
+    st.save_file(weight_tensors(model), path, metadata, overwrite=overwrite)
+
+
+def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None:
+    """Loads weights from a `.safetensors` file (or the weights of a `.plait` file) into a built model.
+
+    Raises:
+        ValueError: naming every weight whose name or shape does not match (unless `skip_mismatch`).
+        FormatError: if the file is not a valid safetensors / .plait file.
+    """
+    path = _path(filepath)
+    _check_built(model, "load weights")
+    if path.endswith(MODEL_SUFFIX):
+        members = read_archive(path, _LIMITS, _REQUIRED)
+        tensors, _ = st.decode(members["model.weights.safetensors"], source=f"{path}:model.weights.safetensors")
+    else:
+        _check_suffix(path, WEIGHTS_SUFFIX, "The weights file name", "model.weights.safetensors")
+        tensors, _ = st.load_file(path, max_bytes=MAX_TENSOR_BYTES)
+    assign_weights(model, tensors, skip_mismatch=skip_mismatch, source=path)
+
+
+# ---------------------------------------------------------------------------------------------------- models
+def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
+    """Saves a model to one `.plait` file: architecture, weights, compile configuration and optimizer state.
+
+    The file is written to a temporary file and renamed into place, so a crash or a full disk never leaves
+    a half-written model (the previous file, if any, stays intact).
+
+    Args:
+        model: A built plait model.
+        filepath: Path ending in `.plait`.
+        overwrite: If False and the file exists, raise `FileExistsError`.
+
+    Example:
+        >>> import os, tempfile, plait
+        >>> model = plait.Sequential([plait.layers.Dense(2, input_shape=(3,))])
+        >>> model.compile(optimizer="adam", loss="mse")
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.plait")
+        >>> model.save(path)
+        >>> plait.load_model(path).output_shape
+        (None, 2)
+    """
+    path = _path(filepath)
+    _check_suffix(path, MODEL_SUFFIX, "The model file name", "model.plait")
+    _check_built(model, "save it")
+    with custom_object_scope(bare_names=False):
+        config = serialize_model(model)
+        config["compile_config"] = serialize_compile_config(model)
+    try:
+        config_bytes = json.dumps(config, indent=1).encode("utf-8")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"The configuration of model {model.name!r} is not JSON-serializable ({err}). Make each "
+                         "custom layer's get_config() return only numbers, strings, lists and dicts.") from err
+    metadata = {"format": "plait.model", "format_version": FORMAT_VERSION, "plait_version": _version(),
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    weights = weight_tensors(model)
+    members: list[tuple[str, Any, bool]] = [
+        ("metadata.json", json.dumps(metadata).encode("utf-8"), True),
+        ("config.json", config_bytes, True),
+        ("model.weights.safetensors", lambda f: st.write(f, weights, {"format": "plait.weights"}), False)]
+    optimizer = getattr(model, "optimizer", None)
+    if getattr(model, "compiled", False) and optimizer is not None and getattr(optimizer, "built", False):
+        state = optimizer.state_dict()
+        members.append(("optimizer.safetensors", lambda f: st.write(f, state, {"format": "plait.optimizer"}), False))
+    write_archive(path, members, overwrite=overwrite)
+
+
+def _json_member(members: dict[str, bytes], name: str, path: str) -> Any:
+    try:
+        return json.loads(members[name].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise FormatError(f"{path}: {name} is not valid JSON ({type(err).__name__}).") from None
+
+
+def _check_metadata(metadata: Any, path: str) -> None:
+    if not isinstance(metadata, dict) or metadata.get("format") != "plait.model":
+        raise FormatError(f"{path}: metadata.json does not describe a plait model file.")
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise FormatError(f"{path}: invalid format_version {str(version)[:40]!r} in metadata.json.")
+    if version > FORMAT_VERSION:
+        raise FormatError(f"{path} was written in .plait format {version} by plait "
+                          f"{str(metadata.get('plait_version'))[:40]}; this plait ({_version()}) reads up to format "
+                          f"{FORMAT_VERSION}. Upgrade plait to load it.")
+
+
+def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, compile: bool = True,
+               safe_mode: bool = True) -> Any:
+    """Loads a model saved with `model.save('....plait')`.
+
+    The model predicts exactly as the saved one did and, when `compile=True`, is compiled as it was with
+    the optimizer state restored, so `fit` continues where it stopped. Loading never unpickles and never
+    imports anything a file names: classes come only from plait's registries, from
+    `plait.saving.register_serializable()` and from `custom_objects`; anything else is refused.
+
+    Args:
+        filepath: A `.plait` file.
+        custom_objects: Your own classes and functions by name (layers, losses, metrics, activations, ...).
+        compile: Whether to compile the model as it was saved (and restore the optimizer state).
+        safe_mode: Accepted for Keras compatibility; plait's loading is always safe.
+
+    Returns:
+        The model.
+
+    Raises:
+        FormatError: for a damaged, hostile or incompatible file, or one naming an unknown class.
+    """
+    path = _path(filepath)
+    members = read_archive(path, _LIMITS, _REQUIRED)
+    _check_metadata(_json_member(members, "metadata.json", path), path)
+    config = _json_member(members, "config.json", path)
+    weights, _ = st.decode(members["model.weights.safetensors"], source=f"{path}:model.weights.safetensors")
+    optimizer_state = None
+    if "optimizer.safetensors" in members:
+        optimizer_state, _ = st.decode(members["optimizer.safetensors"], source=f"{path}:optimizer.safetensors")
+    if not isinstance(config, dict):
+        raise FormatError(f"{path}: config.json must hold a JSON object.")
+    merged = all_custom_objects(custom_objects)
+    try:
+        model = deserialize_model(config, merged)
+        _check_built(model, "load its weights")
+        assign_weights(model, weights, source=path, error=FormatError)
+        if compile and config.get("compile_config") is not None:
+            compile_from_config(model, config["compile_config"], merged)
+            if optimizer_state is not None:
+                model.optimizer.build(model.trainable_variables)
+                model.optimizer.load_state_dict(optimizer_state)
+            _prebuild_compile_on_first_step(model)
+    except FormatError:
+        raise
+    except Exception as err:  # a constructor refusing the config's values, a state that does not fit, ...
+        raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})") from err
+    return model
+
+
+def _prebuild_compile_on_first_step(model: Any) -> None:
+    # train_step builds the compiled metrics with an extra training forward pass, which would draw dropout
+    # masks (and update batch statistics) that the saved model never drew: the first step after loading
+    # would differ from the next step without the round trip. This one-shot hook builds them with an
+    # inference pass and puts the RNG back, so training continues exactly.
+    from plait.callbacks.training_state import ResumeHook
+
+    ResumeHook(model).install()
+
+
+def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Any:
+    """Rebuilds a model (fresh weights) from `model.to_json()`; classes resolve as in `load_model`."""
+    try:
+        config = json.loads(json_string)
+    except (ValueError, RecursionError) as err:
+        raise FormatError(f"model_from_json got invalid JSON ({err}).") from None
+    return deserialize_model(config, all_custom_objects(custom_objects))

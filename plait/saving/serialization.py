@@ -1,0 +1,154 @@
+"""Model and compile configurations to JSON-friendly dicts and back, through plait's registries only."""
+from __future__ import annotations
+
+from typing import Any
+
+from plait.saving.errors import FormatError
+from plait.saving.object_registration import custom_object_scope, get_registered_name, resolve_class
+
+
+def _model_builtins() -> dict[str, type]:
+    from plait.models.model import Model
+    from plait.models.sequential import Sequential
+
+    return {"Sequential": Sequential, "Functional": Model, "Model": Model}
+
+
+def serialize_model(model: Any) -> dict[str, Any]:
+    """`{"module", "class_name", "config", "registered_name", "build_config"}` for a model (Keras's layout)."""
+    from plait.models.model import Model
+
+    cls = type(model)
+    class_name = "Functional" if cls is Model and model._graph is not None else cls.__name__
+    registered = get_registered_name(cls)
+    build_shape = getattr(model, "_build_shape", None)
+    return {"module": cls.__module__, "class_name": class_name, "config": model.get_config(),
+            "registered_name": registered if registered != cls.__name__ else None,
+            "build_config": {"input_shape": _jsonable_shape(build_shape)}}
+
+
+def _jsonable_shape(shape: Any) -> Any:
+    if isinstance(shape, (list, tuple)):
+        return [_jsonable_shape(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: _jsonable_shape(v) for k, v in shape.items()}
+    return shape
+
+
+def _as_shape(value: Any) -> Any:
+    # JSON lists back to the tuples plait uses for one shape; a list of shapes stays a list.
+    if isinstance(value, list) and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value):
+        return tuple(value)
+    if isinstance(value, list):
+        return [_as_shape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_shape(v) for k, v in value.items()}
+    raise FormatError(f"Invalid input shape {str(value)[:100]} in the model's build_config.")
+
+
+def deserialize_model(spec: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    """Rebuilds a model from `serialize_model`'s output, built when the config recorded an input shape."""
+    from plait.layers.layer import LAYERS
+    from plait.models.model import Model
+
+    if not isinstance(spec, dict):
+        raise FormatError(f"The model config must be a JSON object, got {type(spec).__name__}.")
+    inner = spec.get("config", {})
+    if not isinstance(inner, dict):
+        raise FormatError("The model config's 'config' entry must be a JSON object.")
+    with custom_object_scope(custom_objects) as merged:
+        cls = resolve_class(spec, LAYERS, "model", base=Model, builtins=_model_builtins())
+        model = cls.from_config(dict(inner), custom_objects=merged)
+        shape = (spec.get("build_config") or {}).get("input_shape") if isinstance(spec.get("build_config"), dict) \
+            else None
+        if shape is not None and not model.built:
+            model.build(_as_shape(shape))
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ compile config
+def _serialize_loss(spec: Any) -> Any:
+    from plait import losses
+
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, (list, tuple)):
+        return [_serialize_loss(s) for s in spec]
+    if isinstance(spec, dict) and "class_name" not in spec:
+        return {k: _serialize_loss(v) for k, v in spec.items()}
+    return losses.serialize(spec)
+
+
+def _deserialize_loss(spec: Any, custom_objects: dict[str, Any]) -> Any:
+    from plait import losses
+
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, list):
+        return [_deserialize_loss(s, custom_objects) for s in spec]
+    if isinstance(spec, dict) and "class_name" in spec:
+        return losses.deserialize(spec, custom_objects)
+    if isinstance(spec, dict):
+        return {k: _deserialize_loss(v, custom_objects) for k, v in spec.items()}
+    raise FormatError(f"Invalid loss entry {str(spec)[:100]} in the compile config.")
+
+
+def _serialize_metric(spec: Any) -> Any:
+    from plait import metrics
+
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, (list, tuple)):
+        return [_serialize_metric(s) for s in spec]
+    if isinstance(spec, dict) and "class_name" not in spec:
+        return {k: _serialize_metric(v) for k, v in spec.items()}
+    metric = metrics.get(spec)
+    return metrics.serialize(metric)
+
+
+def _deserialize_metric(spec: Any, custom_objects: dict[str, Any]) -> Any:
+    from plait import metrics
+
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, list):
+        return [_deserialize_metric(s, custom_objects) for s in spec]
+    if isinstance(spec, dict) and "class_name" in spec:
+        return metrics.deserialize(spec, custom_objects)
+    if isinstance(spec, dict):
+        return {k: _deserialize_metric(v, custom_objects) for k, v in spec.items()}
+    raise FormatError(f"Invalid metric entry {str(spec)[:100]} in the compile config.")
+
+
+def serialize_compile_config(model: Any) -> dict[str, Any] | None:
+    """What `compile` was given, as JSON-friendly data (optimizer, losses and metrics serialized); None if not compiled."""
+    from plait import optimizers
+
+    if not getattr(model, "compiled", False):
+        return None
+    given = model._compile_config
+    return {"optimizer": optimizers.serialize(model.optimizer), "loss": _serialize_loss(given.get("loss")),
+            "loss_weights": given.get("loss_weights"), "metrics": _serialize_metric(given.get("metrics")),
+            "weighted_metrics": _serialize_metric(given.get("weighted_metrics")),
+            "run_eagerly": bool(getattr(model, "run_eagerly", False)),
+            "steps_per_execution": int(getattr(model, "steps_per_execution", 1)),
+            "jit_compile": getattr(model, "jit_compile", "auto")}
+
+
+def compile_from_config(model: Any, config: Any, custom_objects: dict[str, Any] | None = None) -> None:
+    """Calls `model.compile` with a deserialized `serialize_compile_config` output."""
+    from plait import optimizers
+
+    if not isinstance(config, dict):
+        raise FormatError(f"The compile config must be a JSON object, got {type(config).__name__}.")
+    with custom_object_scope(custom_objects) as merged:
+        optimizer = config.get("optimizer", "rmsprop")
+        if isinstance(optimizer, dict):
+            optimizer = optimizers.deserialize(optimizer, merged)
+        model.compile(optimizer=optimizer, loss=_deserialize_loss(config.get("loss"), merged),
+                      loss_weights=config.get("loss_weights"),
+                      metrics=_deserialize_metric(config.get("metrics"), merged),
+                      weighted_metrics=_deserialize_metric(config.get("weighted_metrics"), merged),
+                      run_eagerly=bool(config.get("run_eagerly", False)),
+                      steps_per_execution=config.get("steps_per_execution", 1),
+                      jit_compile=config.get("jit_compile", "auto"))

@@ -1,0 +1,94 @@
+"""Smoke test of the fit() benchmark: the plait and hand-written torch jobs run and the tables print.
+
+No peers and no timing asserts: this only keeps `benchmarks/` from rotting as plait changes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import _fit_jobs  # noqa: E402
+import bench_fit  # noqa: E402
+
+TINY = ["--samples", "96", "--epochs", "1", "--warmup", "1"]
+
+
+def _run_fit_jobs() -> dict[str, dict]:
+    """The plait and torch fit jobs, each in its own process as the driver runs them (in parallel here)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = {fw: subprocess.Popen([sys.executable, str(BENCH / "_fit_jobs.py"), fw, "32", *TINY], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for fw in ("plait", "torch")}
+    records = {}
+    for fw, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f"{fw} job failed:\n{out}\n{err[-3000:]}"
+        records[fw] = json.loads(out.strip().splitlines()[-1])
+    return records
+
+
+def test_fit_jobs_run_and_driver_prints_their_tables() -> None:
+    # One test, so that under pytest-xdist only one worker pays for the two job processes.
+    fit_records = _run_fit_jobs()
+    for record in fit_records.values():
+        assert "error" not in record
+        assert record["steps_per_epoch"] == 3  # 96 samples in batches of 32
+        assert record["samples_per_s"] > 0 and record["seconds"] > 0
+        assert math.isfinite(record["loss"]) and 0.0 <= record["accuracy"] <= 1.0
+        assert record["peak_rss_mb"] >= record["base_rss_mb"] > 0
+        assert "torch" in record["versions"]
+
+    args = bench_fit.parse_args(["--quick", "--no-peers", "--batches", "32"])
+    assert args.frameworks == ["plait", "plait_best", "torch"] and args.samples == 12000
+    records = [*fit_records.values(),
+               {"framework": "plait_best", "kind": "fit", "model": "mlp", "batch": 32, "error": "boom"}]
+    fit = bench_fit.fit_section(records, args.frameworks, [32], "mlp", limit=1e6)
+    assert "1.00x" in fit  # plait's own ratio
+    assert fit.count("n/a") == 1  # plait best failed: n/a, no crash
+    memory = bench_fit.memory_section(records, [32], "mlp")
+    assert f"{fit_records['plait']['peak_rss_mb']:.0f}" in memory
+    targets = bench_fit.targets_section(records, [32], limit=1e6)
+    ratio = fit_records["plait"]["samples_per_s"] / fit_records["torch"]["samples_per_s"]
+    assert f"b=32: {ratio:.2f}x" in targets
+    assert "plait best >= Keras 3 + JAX spe=8: b=32: n/a" in targets
+    assert "boom" in bench_fit.errors_section(records)
+
+
+@pytest.mark.parametrize("framework", ["plait", "torch"])
+def test_infer_job_reports_both_rates(framework: str) -> None:
+    args = _fit_jobs.parse_args([framework, "64", "--kind", "infer", "--samples", "100", "--repeats", "1"])
+    record = _fit_jobs.run_job(args)
+    assert record["evaluate_samples_per_s"] > 0 and record["predict_samples_per_s"] > 0
+
+
+def test_unknown_framework_prints_an_error_record(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _fit_jobs.main(["nonesuch", "32"]) == 1
+    record = json.loads(capsys.readouterr().out.strip())
+    assert "nonesuch" in record["error"] and "framework must be one of" in record["error"]
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_flops_per_sample_match_torch_flop_counter(model: str) -> None:
+    # The compute limit rests on this count; torch's FLOP counter is the independent reference.
+    net = _fit_jobs._torch_model(model)
+    x, y = _fit_jobs.make_data(4, model)
+    xb = torch.from_numpy(x).permute(0, 3, 1, 2) if model == "cnn" else torch.from_numpy(x)
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(net(xb), torch.from_numpy(y)).backward()
+    assert _fit_jobs.train_flops_per_sample(model) == counter.get_total_flops() // 4
+
+
+def test_matmul_gflops_is_positive_for_each_size() -> None:
+    result = _fit_jobs.matmul_gflops("numpy", [32, 64], min_seconds=0.0)
+    assert set(result) == {32, 64} and all(v > 0 for v in result.values())
