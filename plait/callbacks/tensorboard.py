@@ -26,7 +26,9 @@ class TensorBoard(Callback):
     Like Keras, it writes to `log_dir/train` and `log_dir/validation`, with scalars named `epoch_<key>`
     (validation keys lose their `val_` prefix) at the epoch index, and with `update_freq` set to
     'batch' or an integer N, `batch_<key>` every N batches at the global step. `histogram_freq=N`
-    writes a histogram of every weight every N epochs. Needs the optional `tensorboard` package.
+    writes a histogram of every weight every N epochs. Needs the optional `tensorboard` package. (Event
+    files are append-only logs written by TensorBoard's own writer, the one kind of file plait does not
+    write atomically.)
 
     Not supported (accepted for Keras compatibility): `write_graph`, `write_images`, `profile_batch`,
     `embeddings_freq`, `embeddings_metadata`; a non-default value warns.

@@ -146,8 +146,8 @@ class ResumeHook:
     """Wraps `model.train_step` for the first steps after a resume (an instance attribute, removed after use).
 
     On the first step it builds the compiled metrics from that batch with an inference forward pass,
-    restoring the RNG around it, so the resumed run draws exactly the random numbers the uninterrupted
-    run drew (`train_step` would otherwise build them with an extra training forward pass). Then it
+    restoring the RNG around it, so that the running metrics saved mid-epoch can be restored before any
+    step runs and the resumed run draws exactly the random numbers the uninterrupted run drew. Then it
     replays `replay_steps` batches without training on them, and calls `after_replay` after the last.
     """
 

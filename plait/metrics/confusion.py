@@ -27,6 +27,7 @@ from plait.metrics.counting import (
     average_scores,
     count_above,
     count_decisions,
+    count_ids,
     is_evenly_distributed,
     keep_top_k,
     parse_thresholds,
@@ -134,16 +135,23 @@ class ThresholdedConfusion(Metric):
             sample_weight: None, one weight per sample, or one per element.
         """
         batch = prepare(self, y_true, y_pred, sample_weight, from_logits=self.from_logits, what=self.name)
-        y_true, y_pred, weight = batch.y_true, batch.y_pred, batch.weight
+        y_pred, weight = batch.y_pred, batch.weight
         if self.top_k is not None:
             y_pred = keep_top_k(y_pred, self.top_k)
+        width = batch.columns if self._per_label else 1
+        if batch.sparse and self._per_label and width > 1:
+            row_weight = batch.row_weight()
+            if row_weight is not False:
+                self._build(width)
+                if self._update_from_ids(y_pred.reshape(-1, width), batch.ids.reshape(-1), row_weight):
+                    return
+        y_true = batch.y_true
         if self.class_id is not None:
             if y_pred.dim() < 2 or self.class_id >= y_pred.shape[-1]:
                 raise ValueError(f"{self.name}: class_id={self.class_id} needs y_pred of shape (batch, num_classes) "
                                  f"with more than {self.class_id} classes, got shape {tuple(y_pred.shape)}.")
             y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
             weight = None if weight is None else weight[..., self.class_id]
-        width = batch.columns if self._per_label else 1
         labels = positives(y_true).reshape(-1, width)
         preds = y_pred.reshape(-1, width)
         weight = as_columns(weight, width)
@@ -158,12 +166,23 @@ class ThresholdedConfusion(Metric):
         if self._argmax and width > 1:
             for state, value in zip(_BY_CLASS, count_decisions(argmax_decisions(preds), labels, weight)):
                 getattr(self, state).add_(value)
-            if not batch.sparse:
-                # Rank > 2 same-shape labels (e.g. masks) are never read as classes: the flag drops to 0.
-                if y_pred.dim() == 2:
-                    self.labels_one_hot.mul_(rows_are_one_hot(labels))
-                else:
-                    self.labels_one_hot.zero_()
+            if y_pred.dim() == 2:
+                self.labels_one_hot.mul_(rows_are_one_hot(labels))
+            else:  # rank > 2 same-shape labels (e.g. masks) are never read as classes
+                self.labels_one_hot.zero_()
+
+    def _update_from_ids(self, y_pred: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor | None) -> bool:
+        """Counts a batch of integer class labels straight from the ids (no one-hot matrix); False when
+        this metric needs the thresholded cells instead.
+
+        Integer labels are multi-class by construction, so only the arg-max counts are kept.
+        """
+        if not self._argmax:
+            return False
+        counts = count_ids(y_pred.argmax(dim=-1), ids, weight, y_pred.shape[-1])
+        for state, value in zip(_BY_CLASS, counts):
+            getattr(self, state).add_(value)
+        return True
 
     # --- result ------------------------------------------------------------------------------
     def _averaged(self, prefix: str, other: str) -> torch.Tensor:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -198,6 +197,40 @@ def count_decisions(decisions: torch.Tensor, labels: torch.Tensor,
         predicted = torch.where(decisions, w, zero).sum(dim=0)
         positive = torch.where(labels, w, zero).sum(dim=0)
         total = w.sum(dim=0)
+    return _complete(tp, predicted, positive, total)
+
+
+def count_ids(predicted_ids: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor | None,
+              num_classes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-class TP, FP, TN, FN (each (1, k)) of predicted class ids against label ids (k = no class):
+    three histograms of M ids instead of passes over (M, k) masks."""
+    k = num_classes
+    tp = tally(torch.where(predicted_ids == ids, ids, k), weight, k + 1)[:k]
+    predicted = tally(predicted_ids, weight, k + 1)[:k]
+    positive = tally(ids, weight, k + 1)[:k]
+    total = ids.shape[0] if weight is None else weight.to(COUNT_DTYPE).sum()
+    return _complete(tp, predicted, positive, total)
+
+
+def count_decisions_for_ids(decisions: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor | None,
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-class TP, FP, TN, FN (each (1, k)) of (M, k) bool decisions against label ids (k = no class)."""
+    m, k = decisions.shape
+    hit = decisions.gather(1, ids.clamp(max=k - 1).unsqueeze(1)).squeeze(1) & (ids < k)
+    tp = tally(torch.where(hit, ids, k), weight, k + 1)[:k]
+    positive = tally(ids, weight, k + 1)[:k]
+    if weight is None:
+        predicted, total = column_sums(decisions).to(COUNT_DTYPE), m
+    else:
+        w = weight.to(COUNT_DTYPE)
+        with torch.autocast(w.device.type, enabled=False):
+            predicted = (w.unsqueeze(0) @ decisions.to(COUNT_DTYPE)).squeeze(0)
+        total = w.sum()
+    return _complete(tp, predicted, positive, total)
+
+
+def _complete(tp: torch.Tensor, predicted: torch.Tensor, positive: torch.Tensor,
+              total: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     fp, fn = predicted - tp, positive - tp
     tn = total - predicted - fn
     return tp.unsqueeze(0), fp.unsqueeze(0), tn.unsqueeze(0), fn.unsqueeze(0)
@@ -209,34 +242,51 @@ def divide_no_nan(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     return torch.where(den == 0, torch.zeros_like(num), num / safe)
 
 
-def sparse_to_one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """One-hot bool rows for integer labels; labels outside [0, num_classes) give all-zero rows.
-
-    A comparison instead of `F.one_hot`, which asserts on accelerators for out-of-range labels.
-    """
-    classes = torch.arange(num_classes, device=labels.device)
-    if labels.is_floating_point():
-        classes = classes.to(labels.dtype)
-    return labels.unsqueeze(-1) == classes
-
-
-@dataclass
 class Prepared:
     """A batch in the shape the counting metrics use.
 
     Attributes:
-        y_true: labels with y_pred's shape (sparse integer labels already one-hot).
         y_pred: float predictions (after the sigmoid when `from_logits`).
         weight: float64 weights broadcast to y_pred's shape, or None.
-        sparse: whether y_true came as integer class ids (so rows are one-hot by construction).
+        ids: for integer class labels, the ids shaped like `y_pred` without its class axis, with `columns`
+            standing for ids outside `[0, columns)` (and non-integers); else None.
         columns: the size of the last (class / label) axis; 1 for rank <= 1 inputs.
     """
 
-    y_true: torch.Tensor
-    y_pred: torch.Tensor
-    weight: torch.Tensor | None
-    sparse: bool
-    columns: int
+    def __init__(self, y_true: torch.Tensor | None, y_pred: torch.Tensor, weight: torch.Tensor | None,
+                 ids: torch.Tensor | None, columns: int) -> None:
+        self._y_true = y_true
+        self.y_pred, self.weight, self.ids, self.columns = y_pred, weight, ids, columns
+
+    @property
+    def sparse(self) -> bool:
+        """Whether y_true came as integer class ids (so its rows are one-hot by construction)."""
+        return self.ids is not None
+
+    @property
+    def y_true(self) -> torch.Tensor:
+        """Labels with y_pred's shape (integer ids as one-hot bool rows, built on first use)."""
+        if self._y_true is None:
+            classes = torch.arange(self.columns, device=self.ids.device)
+            self._y_true = self.ids.unsqueeze(-1) == classes
+        return self._y_true
+
+    def row_weight(self) -> torch.Tensor | None | bool:
+        """One weight per row of (M, columns) data (None: unweighted), or False when weights vary along
+        the class axis."""
+        if self.weight is None:
+            return None
+        if self.weight.dim() and self.weight.stride(-1) != 0 and self.columns > 1:
+            return False
+        return self.weight[..., 0].reshape(-1)
+
+
+def class_ids(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """int64 ids; labels outside `[0, num_classes)` or not integers become `num_classes` (no class)."""
+    valid = (labels >= 0) & (labels < num_classes)
+    if labels.is_floating_point():
+        valid &= labels == labels.trunc()
+    return torch.where(valid, labels.long(), num_classes)
 
 
 def sample_weight_shape(sample_weight: Any) -> tuple[int, ...]:
@@ -270,15 +320,18 @@ def prepare(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any, *, from_l
     if y_pred.dim() == 0:
         y_pred = y_pred.reshape(1)
     y_true = metric._to_tensor(y_true)
-    sparse = is_sparse_for(y_true, y_pred)
-    if sparse:
+    ids = None
+    if is_sparse_for(y_true, y_pred):
         labels = y_true.squeeze(-1) if y_true.dim() == y_pred.dim() else y_true
-        y_true = sparse_to_one_hot(labels, y_pred.shape[-1])
+        if labels.shape != y_pred.shape[:-1]:
+            raise ValueError(f"{what}: y_true of shape {tuple(y_true.shape)} holds class ids but does not match "
+                             f"y_pred of shape {tuple(y_pred.shape)}; pass one id per row of y_pred.")
+        ids, y_true = class_ids(labels, y_pred.shape[-1]), None
     else:
         y_true, y_pred = align_ranks(y_true, y_pred)
         if y_true.dim() == 0:
             y_true = y_true.reshape(1)
-    if y_true.shape != y_pred.shape:
+    if y_true is not None and y_true.shape != y_pred.shape:
         raise ValueError(f"{what}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape "
                          f"{tuple(y_pred.shape)}; pass labels of y_pred's shape (0/1, one-hot or multi-hot), "
                          "or integer class ids with one entry per row of y_pred.")
@@ -296,7 +349,7 @@ def prepare(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any, *, from_l
                              f"broadcast to y_pred of shape {tuple(y_pred.shape)}; pass one weight per sample, "
                              f"shape ({y_pred.shape[0]},), or one per element.") from err
     columns = y_pred.shape[-1] if y_pred.dim() >= 2 else 1
-    return Prepared(y_true, y_pred, weight, sparse, columns)
+    return Prepared(y_true, y_pred, weight, ids, columns)
 
 
 def positives(y_true: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from plait.metrics.confusion import ThresholdedConfusion
-from plait.metrics.counting import AVERAGES, average_scores
+from plait.metrics.counting import AVERAGES, average_scores, count_decisions_for_ids
 from plait.metrics.metric import METRICS
 
 
@@ -74,6 +74,12 @@ class FBetaScore(ThresholdedConfusion):
         # Keras's `(y_pred >= row max) & (|y_pred| > 1e-9)`: the chosen cells equal the row maximum, so the
         # second test is a per-row one, which saves a pass over the scores.
         return (y_pred >= row_max) & (row_max.abs() > 1e-9)
+
+    def _update_from_ids(self, y_pred: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor | None) -> bool:
+        counts = count_decisions_for_ids(self._decisions(y_pred), ids, weight)
+        for state, value in zip(("true_positives", "false_positives", "true_negatives", "false_negatives"), counts):
+            getattr(self, state).add_(value)
+        return True
 
     def result(self) -> torch.Tensor:
         tp, fp, fn = self.true_positives[0], self.false_positives[0], self.false_negatives[0]

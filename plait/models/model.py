@@ -236,9 +236,12 @@ class Model(Layer):
     def train_step(self, data: Any) -> Any:
         """One optimization step on one batch: forward, loss, gradients, `optimizer.apply`, metrics."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        if not self._compile_built:
-            self._build_compile(y, self(x, training=True))
-        y_pred, loss, parts = self._forward_fn()(x, y, sample_weight)
+        if self._compile_built:
+            y_pred, loss, parts = self._forward_fn()(x, y, sample_weight)
+        else:  # the first step resolves losses and metrics from its own forward pass (no extra dropout draw)
+            y_pred = self(x, training=True)
+            self._build_compile(y, y_pred)
+            loss, parts = self._loss_and_parts(y, y_pred, sample_weight)
         self._last_loss_parts = parts
         variables = self._train_variables()
         if self._nan_guard and not bool(torch.isfinite(loss.detach())):

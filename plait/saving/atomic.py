@@ -71,6 +71,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool =
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path!r} already exists. Pass overwrite=True to replace it.")
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"Cannot write {path!r}: the directory {directory!r} does not exist. Create it first "
+                                "(os.makedirs).")
     try:
         file_mode = os.stat(path).st_mode & 0o7777
     except OSError:

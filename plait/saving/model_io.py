@@ -259,22 +259,11 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
             if optimizer_state is not None:
                 model.optimizer.build(model.trainable_variables)
                 model.optimizer.load_state_dict(optimizer_state)
-            _prebuild_compile_on_first_step(model)
     except FormatError:
         raise
     except Exception as err:  # a constructor refusing the config's values, a state that does not fit, ...
         raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})") from err
     return model
-
-
-def _prebuild_compile_on_first_step(model: Any) -> None:
-    # train_step builds the compiled metrics with an extra training forward pass, which would draw dropout
-    # masks (and update batch statistics) that the saved model never drew: the first step after loading
-    # would differ from the next step without the round trip. This one-shot hook builds them with an
-    # inference pass and puts the RNG back, so training continues exactly.
-    from plait.callbacks.training_state import ResumeHook
-
-    ResumeHook(model).install()
 
 
 def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Any:

@@ -108,7 +108,7 @@ def all_custom_objects(custom_objects: Mapping[str, Any] | None = None, *,
 
 def _registries_for(obj: Any) -> list[Any]:
     """The plait registries an object belongs in, by what it is."""
-    from plait import activations, initializers
+    from plait import activations, initializers, regularizers
     from plait.layers.layer import LAYERS, Layer
     from plait.losses.loss import LOSS_FUNCTIONS, LOSSES, Loss
     from plait.metrics.metric import METRIC_FUNCTIONS, METRICS, Metric
@@ -118,7 +118,8 @@ def _registries_for(obj: Any) -> list[Any]:
 
     if inspect.isclass(obj):
         table = [(Layer, LAYERS), (Loss, LOSSES), (Metric, METRICS), (Optimizer, OPTIMIZERS),
-                 (initializers.Initializer, initializers.INITIALIZERS), (LearningRateSchedule, SCHEDULES)]
+                 (initializers.Initializer, initializers.INITIALIZERS), (LearningRateSchedule, SCHEDULES),
+                 (regularizers.Regularizer, regularizers.REGULARIZERS)]
         return [registry for base, registry in table if issubclass(obj, base)]
     if callable(obj):
         return [activations.ACTIVATIONS, METRIC_FUNCTIONS, LOSS_FUNCTIONS]

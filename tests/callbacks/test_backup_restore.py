@@ -9,9 +9,11 @@ import pytest
 import torch
 from callback_helpers import regression_data, same_weights, small_model
 
+import plait
 from plait import optimizers
 from plait.callbacks import BackupAndRestore, Callback, CallbackList, CSVLogger, EarlyStopping, History, \
     ReduceLROnPlateau
+from plait.callbacks import training_state as ts
 from plait.saving import FormatError, safetensors_format
 
 
@@ -143,7 +145,6 @@ def test_damaged_backup_or_other_model_are_clear_errors(tmp_path):
     x, y = regression_data()
     with pytest.raises(Crash):
         small_model().fit(x, y, epochs=3, verbose=0, callbacks=[BackupAndRestore(str(tmp_path)), CrashAt(1, 0)])
-    import plait
     wider = plait.Sequential([plait.layers.Dense(9, input_shape=(4,)), plait.layers.Dense(1)])
     wider.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="different model"):
@@ -154,7 +155,6 @@ def test_damaged_backup_or_other_model_are_clear_errors(tmp_path):
 
 
 def test_the_model_must_be_built_and_arguments_are_checked(tmp_path):
-    import plait
     model = plait.Sequential([plait.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="must be built"):
@@ -168,7 +168,6 @@ def test_the_model_must_be_built_and_arguments_are_checked(tmp_path):
 def test_rng_state_is_part_of_the_backup(tmp_path):
     np.random.seed(5)
     _ = np.random.rand(3)
-    from plait.callbacks import training_state as ts
     tensors, meta = ts.get_rng_state()
     expected = (np.random.rand(4), torch.rand(3))
     np.random.seed(0)

@@ -82,6 +82,8 @@ def test_overwrite_false_and_directories(tmp_path):
     assert target.read_bytes() == b"x"
     with pytest.raises(IsADirectoryError):
         write_bytes(tmp_path, b"y")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_bytes(tmp_path / "missing" / "f.bin", b"y")
     with pytest.raises(ValueError, match="mode"):
         with atomic_write(target, "a"):
             pass

@@ -17,8 +17,8 @@ from plait.layers import LAYERS
 # name -> (layer factory, input shapes without batch, input dtype)
 LAYER_CASES: dict[str, tuple[Callable[[], Any], list[tuple[int, ...]], str]] = {
     "Activation": (lambda: L.Activation("tanh"), [(4,)], "float32"),
-    "Dense": (lambda: L.Dense(3, activation="relu", kernel_initializer="he_normal", bias_initializer="ones"),
-              [(4,)], "float32"),
+    "Dense": (lambda: L.Dense(3, activation="relu", kernel_initializer="he_normal", bias_initializer="ones",
+                              kernel_regularizer=plait.regularizers.L1L2(l1=0.01, l2=0.02)), [(4,)], "float32"),
     "Dropout": (lambda: L.Dropout(0.3), [(4,)], "float32"),
     "Flatten": (lambda: L.Flatten(), [(2, 3)], "float32"),
     "Reshape": (lambda: L.Reshape((2, 2)), [(4,)], "float32"),
