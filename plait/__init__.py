@@ -6,17 +6,18 @@ Example:
     ...                           plait.layers.Dense(3, activation="softmax")])
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 """
-from plait import activations, callbacks, config, initializers, layers, losses, metrics, optimizers, regularizers, utils
+from plait import (activations, callbacks, config, diagnostics, evaluation, initializers, layers, losses, metrics,
+                   optimizers, plotting, regularizers, saving, utils)
 from plait.config import set_random_seed
 from plait.layers import Input, Layer
 from plait.models import Model, Sequential
+from plait.plotting import plot_history
+from plait.saving import load_model
 from plait.training.tape import GradientTape
 from plait.variables import Variable
-from plait import saving
-from plait.saving import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["GradientTape", "Input", "Layer", "Model", "Sequential", "Variable", "activations", "callbacks", "config",
-           "initializers", "layers", "losses", "metrics", "optimizers", "regularizers", "set_random_seed", "utils", "__version__",
-           "saving", "load_model"]
+__all__ = ["GradientTape", "Input", "Layer", "Model", "Sequential", "Variable", "__version__", "activations",
+           "callbacks", "config", "diagnostics", "evaluation", "initializers", "layers", "load_model", "losses",
+           "metrics", "optimizers", "plot_history", "plotting", "regularizers", "saving", "set_random_seed", "utils"]

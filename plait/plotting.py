@@ -26,8 +26,8 @@ def plot_history(history: Any, path: str | os.PathLike | None = None, *, metrics
         The PNG file's bytes.
 
     Example:
-        >>> import plait
-        >>> png = plait.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, dpi=50)
+        >>> from plait.plotting import plot_history  # also plait.plot_history
+        >>> png = plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, dpi=50)
         >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
         True
     """

@@ -40,6 +40,7 @@ class History(Callback):
         super().__init__()
         self.history: dict[str, list[Any]] = {}
         self.epoch: list[int] = []
+        self.diagnostics: list[Any] = []  # pitfall findings of the fit (plait.diagnostics), filled by the loop
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self.epoch = []

@@ -47,6 +47,12 @@ def classification_text(report: Any) -> str:
         kind = "" if report.is_binary else " (macro one-vs-rest)"
         lines.append(f"ROC-AUC{kind} {_fmt(report.roc_auc)}{_interval(report, 'roc_auc')}")
         lines.append(f"PR-AUC (average precision){kind} {_fmt(report.pr_auc)}{_interval(report, 'pr_auc')}")
+    if report.scores is not None and report.is_binary and report.curve_classes():
+        lines += ["", f"Thresholds (predict {report.class_names[-1]} when its probability > threshold; "
+                      "report.threshold_for(recall=...) picks one):",
+                  f"  {'threshold':>9}  {'precision':>9}  {'recall':>9}  {'f1-score':>9}  {'FP rate':>9}"]
+        lines += [f"  {r['threshold']:>9.2f}  {r['precision']:>9.3f}  {r['recall']:>9.3f}  {r['f1']:>9.3f}  "
+                  f"{r['false_positive_rate']:>9.3f}" for r in report.threshold_table()]
     lines += ["", "Confusion matrix (rows: true class, columns: predicted class)"]
     cell = max([len(n) for n in names] + [len(str(int(report.confusion_matrix.max())))]) + 2
     lines.append(" " * width + "".join(f"{n:>{cell}}" for n in names))
@@ -139,9 +145,6 @@ _CSS = """
 """
 
 
-_WIDE = ("Learning curves", "Residuals")
-
-
 def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
@@ -181,7 +184,7 @@ def _figures_html(report: Any) -> str:
     for title, data in figures.items():
         w, h = _png_size(data)
         src = base64.b64encode(data).decode("ascii")
-        wide = ' class="wide"' if title in _WIDE else ""
+        wide = ' class="wide"' if w > 700 else ""  # multi-panel figures get a row of their own
         parts.append(f'<figure{wide}><img alt="{html.escape(title)}" width="{w}" height="{h}" '
                      f'src="data:image/png;base64,{src}"><figcaption>{html.escape(title)}</figcaption></figure>')
     return "".join(parts)

@@ -19,14 +19,13 @@ from plait import config
 from plait.metrics.counting import (
     COUNT_DTYPE,
     ThresholdGrid,
-    as_columns,
     count_above,
     divide_no_nan,
     is_evenly_distributed,
     parse_thresholds,
-    positives,
-    prepare,
+    tally,
 )
+from plait.metrics.inputs import as_columns, positives, prepare
 from plait.metrics.metric import METRICS, Metric
 
 _CONFUSION = ("true_positives", "false_positives", "true_negatives", "false_negatives")
@@ -67,10 +66,8 @@ def _score_groups(scores: torch.Tensor, labels: torch.Tensor,
     starts[:, 1:] = keys[:, 1:] != keys[:, :-1]
     group_keys = (starts.cumsum(dim=1) - 1) + m * torch.arange(width, device=scores.device).unsqueeze(1)
     group_keys = group_keys.reshape(-1)
-    grouped_pos = torch.zeros(width * m, dtype=COUNT_DTYPE, device=scores.device).index_add_(
-        0, group_keys, pos.reshape(-1))
-    grouped_neg = torch.zeros(width * m, dtype=COUNT_DTYPE, device=scores.device).index_add_(
-        0, group_keys, neg.reshape(-1))
+    grouped_pos = tally(group_keys, pos, width * m)
+    grouped_neg = tally(group_keys, neg, width * m)
     return grouped_pos.view(width, m), grouped_neg.view(width, m)
 
 

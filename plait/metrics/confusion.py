@@ -7,9 +7,10 @@ A prediction is positive when `y_pred > threshold` (strictly), as in Keras.
 Multi-class Precision and Recall (a plait addition, Keras has only the flattened form): when `y_pred`
 has k > 1 columns and `y_true` holds integer class ids, or one-hot rows of a (batch, k) `y_pred`,
 the prediction is the arg-max class and scores are per class, averaged by `average`. Multi-hot
-(multi-label) rows are thresholded cell by cell. Which of the two a one-hot/multi-hot `y_true` is,
-is decided without a host read: the metric counts both ways and keeps a device flag saying whether
-every row seen so far was one-hot.
+(multi-label) rows are thresholded cell by cell. Integer ids are counted straight from the ids (three
+small histograms); whether a one-hot/multi-hot `y_true` is one or the other is decided without a host
+read: the metric counts both ways and keeps a device flag saying whether every row seen so far was
+one-hot (so a multi-label batch whose rows all happen to hold exactly one label reads as multi-class).
 """
 from __future__ import annotations
 
@@ -22,19 +23,14 @@ from plait.metrics.counting import (
     COUNT_DTYPE,
     NEG_INF,
     ThresholdGrid,
-    argmax_decisions,
-    as_columns,
     average_scores,
     count_above,
     count_decisions,
     count_ids,
     is_evenly_distributed,
-    keep_top_k,
     parse_thresholds,
-    positives,
-    prepare,
-    rows_are_one_hot,
 )
+from plait.metrics.inputs import argmax_decisions, as_columns, keep_top_k, positives, prepare, rows_are_one_hot
 from plait.metrics.metric import METRICS, Metric
 
 _CONFUSION = ("true_positives", "false_positives", "true_negatives", "false_negatives")
@@ -59,7 +55,7 @@ class ThresholdedConfusion(Metric):
     counts (one threshold) and the flag `labels_one_hot`.
 
     Args:
-        thresholds: a threshold or a list of thresholds in [0, 1] (default `default_threshold`).
+        thresholds: a threshold or a list of thresholds in [0, 1] (default 0.5; -1e10 with `top_k`).
         top_k: keep only the k largest predictions of each row before thresholding (Keras).
         class_id: score only this column of a (batch, k) input (Keras).
         average: how per-label scores combine: 'auto', None, 'micro', 'macro' or 'weighted'.
@@ -69,6 +65,12 @@ class ThresholdedConfusion(Metric):
             top_k and class_id are all unset.
         name: name of the metric.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ThresholdedConfusion([0.3, 0.6], per_label=False)
+        >>> m.update_state([0, 1, 1], [0.4, 0.5, 0.9])
+        >>> m.true_positives[:, 0].tolist(), m.false_positives[:, 0].tolist()
+        ([2.0, 1.0], [1.0, 0.0])
     """
 
     def __init__(self, thresholds: float | list[float] | None = None, *, top_k: int | None = None,
@@ -114,7 +116,7 @@ class ThresholdedConfusion(Metric):
 
     def merge_state(self, metrics: Any) -> "ThresholdedConfusion":
         others = [metrics] if isinstance(metrics, Metric) else list(metrics)
-        built = [m for m in others if getattr(m, "num_labels", 1)]
+        built = [m for m in others if not isinstance(m, ThresholdedConfusion) or m.num_labels]
         for other in built:
             self._build(other.num_labels)
         return super().merge_state(built) if built else self
@@ -166,7 +168,9 @@ class ThresholdedConfusion(Metric):
         if self._argmax and width > 1:
             for state, value in zip(_BY_CLASS, count_decisions(argmax_decisions(preds), labels, weight)):
                 getattr(self, state).add_(value)
-            if y_pred.dim() == 2:
+            if batch.sparse:
+                pass  # integer labels are classes (this path: weights that vary along the class axis)
+            elif y_pred.dim() == 2:
                 self.labels_one_hot.mul_(rows_are_one_hot(labels))
             else:  # rank > 2 same-shape labels (e.g. masks) are never read as classes
                 self.labels_one_hot.zero_()

@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from plait.metrics.counting import COUNT_DTYPE, sample_weight_shape, tally
+from plait.metrics.counting import COUNT_DTYPE, tally
+from plait.metrics.inputs import sample_weight_shape
 from plait.metrics.metric import METRICS, Metric
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from plait.metrics.confusion_matrix import confusion_counts
-from plait.metrics.counting import COUNT_DTYPE, divide_no_nan, sample_weight_shape
+from plait.metrics.counting import COUNT_DTYPE, divide_no_nan
+from plait.metrics.inputs import sample_weight_shape
 from plait.metrics.metric import METRICS, Metric
 
 

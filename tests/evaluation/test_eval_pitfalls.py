@@ -151,6 +151,12 @@ def test_small_net_trained_long_on_few_noisy_samples_overfits_with_the_right_bes
     assert figures["best_val_loss"] == pytest.approx(history.history["val_loss"][best])
     assert f"lowest at epoch {best + 1} of 60" in str(overfit[0].message)
     assert "EarlyStopping" in str(overfit[0].message)
+    # Following the advice: EarlyStopping that restores the best weights leaves nothing to report.
+    plait.set_random_seed(0)
+    stopper = plait.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    history, found = _run(lambda: model.fit(x[:30], y[:30], validation_data=(x[30:], y[30:]), epochs=60,
+                                            batch_size=30, verbose=0, callbacks=[stopper]))
+    assert len(history.epoch) < 60 and not [w for w in found if w.category is OverfittingWarning]
 
 
 def test_validation_split_on_label_sorted_data_warns_before_training():

@@ -13,9 +13,11 @@ import pytest
 
 import plait
 from plait.evaluation import classification_report, regression_report
+from plait.evaluation.plots import has_matplotlib
 from plait.plotting import plot_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+needs_matplotlib = pytest.mark.skipif(not has_matplotlib(), reason="figures need matplotlib (pip install 'plait[plot]')")
 
 
 def _png_size(data):
@@ -43,6 +45,7 @@ def test_text_report_lists_every_number():
     assert "MSE 0.25" in str(regression) and "R2" in str(regression)
 
 
+@needs_matplotlib
 def test_png_figures_are_real_images_of_the_requested_size(tmp_path):
     report = _report()
     path = tmp_path / "cm.png"
@@ -63,6 +66,7 @@ def test_png_figures_are_real_images_of_the_requested_size(tmp_path):
     assert pixels.shape == (560, 640, 4) and pixels[..., :3].std() > 0.1
 
 
+@needs_matplotlib
 def test_html_is_self_contained_with_embedded_figures(tmp_path):
     report = _report()
     path = report.save_html(tmp_path / "report.html")
@@ -91,6 +95,7 @@ def _chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@needs_matplotlib
 @pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium) for the "
                                                  "headless rendering check")
 def test_html_report_renders_in_headless_chromium_with_heat_map_and_curves(tmp_path):
@@ -115,6 +120,7 @@ def test_html_report_renders_in_headless_chromium_with_heat_map_and_curves(tmp_p
     assert near((255, 127, 14)) > 100  # the validation learning curve (second colour)
 
 
+@needs_matplotlib
 def test_plait_report_command_writes_html_for_a_saved_model(tmp_path, capsys):
     if not hasattr(plait, "load_model"):
         pytest.skip("plait.load_model (issue 5) is not available yet")

@@ -252,8 +252,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("num_thresholds", [200, 7])
-@pytest.mark.parametrize("value", [0.3, 0.8])
+@pytest.mark.parametrize("value,num_thresholds", [(0.3, 200), (0.8, 7)])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_operating_point_metrics_match_sklearn_curves_on_the_grid(case, value, num_thresholds):
     cls, reference, target, dependent = CASES[case]
