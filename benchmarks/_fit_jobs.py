@@ -243,14 +243,15 @@ def fit_torch(batch: int, x: Any, y: Any, *, model: str, epochs: int, warmup: in
 
 
 # ---------------------------------------------------------------------------------------------- infer jobs
+def _seconds(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def _best_rate(fn: Callable[[], Any], samples: int, repeats: int) -> float:
     fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return samples / best
+    return samples / min(_seconds(fn) for _ in range(repeats))
 
 
 def infer_plait(batch: int, x: Any, y: Any, *, model: str, repeats: int) -> dict[str, Any]:
@@ -330,13 +331,10 @@ def matmul_gflops(lib: str, sizes: list[int], min_seconds: float = 0.3) -> dict[
         else:
             raise ValueError(f"lib must be 'torch', 'numpy' or 'jax', got {lib!r}.")
         fn()
-        best, spent, reps = float("inf"), 0.0, 0
-        while reps < 3 or spent < min_seconds:
-            start = time.perf_counter()
-            fn()
-            elapsed = time.perf_counter() - start
-            best, spent, reps = min(best, elapsed), spent + elapsed, reps + 1
-        out[n] = 2.0 * n ** 3 / best / 1e9
+        times: list[float] = []
+        while len(times) < 3 or sum(times) < min_seconds:
+            times.append(_seconds(fn))
+        out[n] = 2.0 * n ** 3 / min(times) / 1e9
     return out
 
 

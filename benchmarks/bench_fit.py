@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--infer-repeats", type=int, help="timed evaluate/predict passes (default 3; quick 2)")
     parser.add_argument("--cnn-samples", type=int, help="CNN training samples (default 6000; quick 2048)")
     parser.add_argument("--cnn-batch", type=int, default=128, help="CNN batch size")
+    parser.add_argument("--threads", type=int,
+                        help="intra-op threads for every job (torch/OpenMP/MKL, TensorFlow, XLA when 1); default: "
+                             "each framework's own. Use 1 on a shared machine: see the README")
     parser.add_argument("--timeout", type=int, default=900, help="seconds before a job counts as n/a")
     parser.add_argument("--json", type=pathlib.Path, help="also write every job's raw record to this file")
     args = parser.parse_args(argv)
@@ -76,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.frameworks = [f for f in args.frameworks if not _is_peer(f)]
     # Each peer job pays ~10 s of imports and compilation: the quick run keeps three CNN contestants.
     args.cnn_frameworks = [f for f in args.frameworks if not quick or f in ("plait", "torch", "keras_jax")]
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be a positive integer, got {args.threads}.")
     if min(args.batches) < 1 or args.samples < 1 or args.epochs < 1 or args.warmup < 0:
         parser.error("batch sizes, --samples and --epochs must be positive and --warmup >= 0.")
     return args
@@ -85,12 +90,23 @@ def _is_peer(framework: str) -> bool:
     return framework in _fit_jobs.KERAS_FRAMEWORKS
 
 
+def thread_env(threads: int | None) -> dict[str, str]:
+    """Environment that caps every framework's intra-op threads at `threads` (empty: their defaults)."""
+    if threads is None:
+        return {}
+    env = {k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")}
+    if threads == 1:  # XLA's CPU client has no thread-count flag, only this switch to one thread
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return env
+
+
 # ---------------------------------------------------------------------------------------------- running jobs
 class Runner:
     """Runs `_fit_jobs.py` jobs one at a time under the right interpreter and keeps their records."""
 
-    def __init__(self, *, peers: bool, timeout: int) -> None:
+    def __init__(self, *, peers: bool, timeout: int, env: dict[str, str] | None = None) -> None:
         self.timeout = timeout
+        self.env = env or {}
         self.records: list[dict[str, Any]] = []
         self.peer_python: str | None = None
         self.peer_error = ""
@@ -121,7 +137,7 @@ class Runner:
 
     def _launch(self, python: str, framework: str, args: tuple[str, ...]) -> dict[str, Any]:
         cmd = [python, str(JOBS), framework, *args]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, env=env, cwd=HERE.parent)
         except subprocess.TimeoutExpired:
@@ -181,15 +197,18 @@ def header(runner: Runner, load_start: float) -> str:
         model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
     except (OSError, StopIteration):
         model = platform.processor() or "unknown"
-    threads = {k: os.environ.get(k, "unset") for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")}
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "XLA_FLAGS")
+    threads = {k: runner.env.get(k, os.environ.get(k, "unset")) for k in names}
+    job_threads = next((r["threads"] for r in runner.records if r.get("framework") == "torch" and "threads" in r), {})
     peers = next((r["versions"] for r in runner.records if "keras" in r.get("versions", {})), {})
     lines = [
         f"CPU: {model}; {os.cpu_count()} logical cores ({len(os.sched_getaffinity(0))} usable)",
         f"plait side: Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}; "
-        f"torch threads {torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} inter-op; "
+        f"torch threads in the jobs {job_threads.get('torch_threads', torch.get_num_threads())} intra-op / "
+        f"{job_threads.get('torch_interop_threads', torch.get_num_interop_threads())} inter-op; "
         f"MKL {torch.backends.mkl.is_available()}, oneDNN {torch.backends.mkldnn.is_available()}",
         "peers: " + (", ".join(f"{k} {v}" for k, v in peers.items()) or runner.peer_error or "not run"),
-        "environment: " + ", ".join(f"{k}={v}" for k, v in threads.items()),
+        "job environment: " + ", ".join(f"{k}={v}" for k, v in threads.items()),
         f"load average (1 min): {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
         + (" -- other processes competed for the cores, so the numbers are low and noisy"
            if max(load_start, os.getloadavg()[0]) > (os.cpu_count() or 1) + 0.5 else ""),
@@ -301,7 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started, load_start = time.perf_counter(), os.getloadavg()[0]
     print(f"bench_fit: {'quick' if args.quick else 'full'} run, jobs below (stderr)", file=sys.stderr)
-    runner = Runner(peers=any(_is_peer(f) for f in args.frameworks), timeout=args.timeout)
+    if load_start > (os.cpu_count() or 1) + 0.5 and args.threads is None:
+        print(f"  load average {load_start:.1f} on {os.cpu_count()} cores: torch's multi-threaded kernels stall "
+              "when another process holds a core; consider --threads 1", file=sys.stderr)
+    runner = Runner(peers=any(_is_peer(f) for f in args.frameworks), timeout=args.timeout,
+                    env=thread_env(args.threads))
     matmul_text, peak = matmul_section(runner, args.matmul_sizes)
     flops = _fit_jobs.train_flops_per_sample("mlp")
     limit = peak * 1e9 / flops if peak else None
@@ -320,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             runner.run(fw, str(args.cnn_batch), *cnn, peer=_is_peer(fw))
     recs = runner.records
     out = [f"# plait fit() benchmark ({'quick' if args.quick else 'full'} run, "
-           f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - started:.0f} s)", "", header(runner, load_start), "",
+           f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - started:.0f} s)", "",
+           header(runner, load_start), "",
            "## Compute limit", "", matmul_text, "",
            f"Peak float32 matmul: {peak:.0f} GFLOP/s. MLP 784-256-128-10 training needs {flops / 1e6:.2f} MFLOP "
            f"per sample (forward + weight and input gradients), so the compute limit is {limit:,.0f} samples/s."

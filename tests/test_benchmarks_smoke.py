@@ -49,8 +49,9 @@ def test_fit_jobs_run_and_driver_prints_their_tables() -> None:
         assert record["peak_rss_mb"] >= record["base_rss_mb"] > 0
         assert "torch" in record["versions"]
 
-    args = bench_fit.parse_args(["--quick", "--no-peers", "--batches", "32"])
+    args = bench_fit.parse_args(["--quick", "--no-peers", "--batches", "32", "--threads", "2"])
     assert args.frameworks == ["plait", "plait_best", "torch"] and args.samples == 12000
+    assert bench_fit.thread_env(args.threads)["OMP_NUM_THREADS"] == "2" and bench_fit.thread_env(None) == {}
     records = [*fit_records.values(),
                {"framework": "plait_best", "kind": "fit", "model": "mlp", "batch": 32, "error": "boom"}]
     fit = bench_fit.fit_section(records, args.frameworks, [32], "mlp", limit=1e6)

@@ -54,8 +54,15 @@ def _to_device_tensor(x: Any, what: str, device: torch.device) -> torch.Tensor:
     return convert_to_tensor(t, device=device)
 
 
+def _all_finite(t: torch.Tensor, chunk_elements: int = 1 << 20) -> bool:
+    # In row chunks: torch.isfinite on the whole array would allocate temporaries the size of the data.
+    flat = t.reshape(t.shape[0], -1)
+    rows = max(1, chunk_elements // max(1, flat.shape[1]))
+    return all(bool(torch.isfinite(flat[i:i + rows]).all()) for i in range(0, flat.shape[0], rows))
+
+
 def _check_finite(t: torch.Tensor, what: str) -> None:
-    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+    if t.is_floating_point() and not _all_finite(t):
         bad = (~torch.isfinite(t)).reshape(t.shape[0], -1).any(dim=1)
         rows = torch.nonzero(bad).flatten()[:5].tolist()
         kind = "NaN" if bool(torch.isnan(t).any()) else "inf"

@@ -27,7 +27,7 @@ SPLIT_DISTANCE = 0.10
 """... and the class distributions of the two sides must differ by at least 0.10 in total variation."""
 PERFECT_MIN_SAMPLES = 50
 """A feature that separates fewer than 50 training samples perfectly may do so by chance."""
-PERFECT_SAMPLE_CELLS = 4_000_000
+PERFECT_SAMPLE_CELLS = 1_000_000
 """The give-away-feature check sorts every column; above this many cells (n x features) it screens a row subset."""
 PERFECT_MAX_FEATURES = 4096
 

@@ -23,7 +23,7 @@ _MIX2 = -7723592293110705685  # 0x94D049BB133111EB
 _PROJECTIONS = 8
 _WEIGHT_BITS = 8
 _BLOCK_COLUMNS = 4096  # 2**32 * 2**8 * 4096 = 2**52 < 2**53: a block's sums are exact in float64
-_CHUNK_ELEMENTS = 1 << 22
+_CHUNK_ELEMENTS = 1 << 20
 
 
 def _shr(v: torch.Tensor, bits: int) -> torch.Tensor:
