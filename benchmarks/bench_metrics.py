@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/bench_metrics.py             # 10M predictions, ~3-5 min on 2 cores
     .venv/bin/python benchmarks/bench_metrics.py --quick     # 1M predictions, < 1 min
     .venv/bin/python benchmarks/bench_metrics.py --batches 100   # stream the data in 100 update_state calls
+    .venv/bin/python benchmarks/bench_metrics.py --threads 1     # one intra-op thread everywhere (busy machine)
 
 Each timing is what a user runs to get the number from arrays in memory: for plait and Keras a fresh
 metric's `update_state` (on every batch) plus `result()`; for scikit-learn the score function on all the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import sys
@@ -35,6 +37,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _peers import run_peer  # noqa: E402  (a sibling module, importable once HERE is on the path)
+from bench_fit import thread_env  # noqa: E402
 
 from plait import metrics  # noqa: E402
 
@@ -62,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2,
                         help="rounds of plait + every peer, best kept per contestant (evens out a busy machine)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ", ".join(CASES))
+    parser.add_argument("--threads", type=int,
+                        help="intra-op threads for plait and every peer (default: each library's own default)")
     parser.add_argument("--no-peers", action="store_true", help="time plait only")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per peer process")
     parser.add_argument("--json", type=pathlib.Path, help="also write the raw timings to this file")
@@ -74,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown --cases {unknown}; choose from {sorted(CASES)}.")
     if args.n < 10 or args.repeats < 1 or args.batches < 1 or args.rounds < 1:
         parser.error("--n must be >= 10, --repeats, --batches and --rounds >= 1.")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be a positive integer, got {args.threads}.")
     return args
 
 
@@ -123,8 +130,8 @@ def time_plait(data: dict[str, np.ndarray], cases: list[str], repeats: int, batc
 
 
 def time_peer(library: str, backend: str | None, path: str, cases: list[str], repeats: int,
-              timeout: int) -> dict[str, Any]:
-    env = {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"} if backend else {}
+              timeout: int, threads: int | None = None) -> dict[str, Any]:
+    env = {**thread_env(threads), **({"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"} if backend else {})}
     try:
         stdout = run_peer("_metrics_peer.py", library, path, str(repeats), *cases, env=env, timeout=timeout)
         return json.loads(stdout.strip().splitlines()[-1])
@@ -166,10 +173,13 @@ def format_values(results: dict[str, dict[str, Any]], cases: list[str], columns:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     data = make_data(args.n, args.batches)
+    load_start = os.getloadavg()[0]
     print(f"plait metrics benchmark: {args.n:,} predictions in {args.batches} update_state call(s), best of "
-          f"{args.repeats}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}")
+          f"{args.repeats} x {args.rounds} round(s); torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     results: dict[str, dict[str, Any]] = {}
     columns = [] if args.no_peers else [label for _, label, _ in PEERS]
 
@@ -189,7 +199,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for library, label, backend in [] if args.no_peers else PEERS:
                 cases = [c for c in args.cases if not (library == "sklearn" and c == "pr_auc")]
                 print(f"  round {round_ + 1}: timing {label} ...", flush=True)
-                keep_best(label, time_peer(library, backend, path, cases, args.repeats, args.timeout))
+                keep_best(label, time_peer(library, backend, path, cases, args.repeats, args.timeout,
+                                           args.threads))
+    load_end = os.getloadavg()[0]
+    busy = max(load_start, load_end) > (os.cpu_count() or 1) + 0.5
+    print(f"\nload average (1 min): {load_start:.1f} at start, {load_end:.1f} at end"
+          + (" -- the machine was busy: ratios are noisy; consider --threads 1" if busy else ""))
     print()
     print(format_table(results, args.cases, columns))
     print("\nValues (scikit-learn's AUC and PR rows are exact: roc_auc_score and average_precision_score):")

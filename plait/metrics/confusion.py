@@ -154,26 +154,28 @@ class ThresholdedConfusion(Metric):
                                  f"with more than {self.class_id} classes, got shape {tuple(y_pred.shape)}.")
             y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
             weight = None if weight is None else weight[..., self.class_id]
-        labels = positives(y_true).reshape(-1, width)
-        preds = y_pred.reshape(-1, width)
+        rows, preds = y_true.reshape(-1, width), y_pred.reshape(-1, width)
         weight = as_columns(weight, width)
         self._build(width)
+        count_classes = self._argmax and width > 1
+        check_one_hot = count_classes and not batch.sparse and y_pred.dim() == 2
+        if count_classes and not batch.sparse and y_pred.dim() != 2:
+            self.labels_one_hot.zero_()  # rank > 2 same-shape labels (e.g. masks) are never read as classes
+
+        labels = positives(rows)
         decisions = self._decisions(preds)
         if decisions.dtype == torch.bool:
-            counts = count_decisions(decisions, labels, weight)
+            counts = list(count_decisions(decisions, labels, weight))
         else:
-            counts = count_above(decisions, labels, weight, len(self.thresholds), self._grid.min_bucket)
+            counts = list(count_above(decisions, labels, weight, len(self.thresholds), self._grid.min_bucket))
+        if count_classes:
+            counts += count_decisions(argmax_decisions(preds), labels, weight)
+            if check_one_hot:
+                self.labels_one_hot.mul_(rows_are_one_hot(labels))
         for state, value in zip(_CONFUSION, counts):
             getattr(self, state).add_(self._grid.unsort(value))
-        if self._argmax and width > 1:
-            for state, value in zip(_BY_CLASS, count_decisions(argmax_decisions(preds), labels, weight)):
-                getattr(self, state).add_(value)
-            if batch.sparse:
-                pass  # integer labels are classes (this path: weights that vary along the class axis)
-            elif y_pred.dim() == 2:
-                self.labels_one_hot.mul_(rows_are_one_hot(labels))
-            else:  # rank > 2 same-shape labels (e.g. masks) are never read as classes
-                self.labels_one_hot.zero_()
+        for state, value in zip(_BY_CLASS if count_classes else (), counts[4:]):
+            getattr(self, state).add_(value)
 
     def _update_from_ids(self, y_pred: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor | None) -> bool:
         """Counts a batch of integer class labels straight from the ids (no one-hot matrix); False when

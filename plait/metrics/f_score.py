@@ -12,11 +12,11 @@ from typing import Any
 import torch
 
 from plait.metrics.confusion import ThresholdedConfusion
-from plait.metrics.counting import AVERAGES, average_scores, count_decisions_for_ids
+from plait.metrics.counting import AVERAGES, COUNT_DTYPE, average_scores, count_hits_for_ids, row_blocks
 from plait.metrics.metric import METRICS
 
 
-@METRICS.register("fbeta_score", "f_beta_score")
+@METRICS.register()
 class FBetaScore(ThresholdedConfusion):
     """F-beta score, the weighted harmonic mean of precision and recall, per class or averaged.
 
@@ -30,6 +30,8 @@ class FBetaScore(ThresholdedConfusion):
     - `threshold=None` with one column: `y_pred > 0.5` (plait: Keras would take the maximum of a
       single column, so every non-zero prediction would be positive);
     - otherwise: `y_pred > threshold`, per cell (multi-label data).
+
+    The string ids 'fbeta_score' / 'f_beta_score' give `average='macro'` (one number per epoch).
 
     Args:
         average: None (per-class vector, Keras's default), 'micro' (pooled counts), 'macro' (mean over
@@ -76,7 +78,33 @@ class FBetaScore(ThresholdedConfusion):
         return (y_pred >= row_max) & (row_max.abs() > 1e-9)
 
     def _update_from_ids(self, y_pred: torch.Tensor, ids: torch.Tensor, weight: torch.Tensor | None) -> bool:
-        counts = count_decisions_for_ids(self._decisions(y_pred), ids, weight)
+        # The decisions of `_decisions`, block by block: the labelled cell is read with one gather, the
+        # comparisons are written straight as 0./1. floats into a reused buffer, and the predicted cells
+        # of each class are summed by one matrix product (rows failing the row test get weight 0).
+        m, k = y_pred.shape
+        step = row_blocks(m, k, y_pred.device)
+        dtype = y_pred.dtype if weight is None else COUNT_DTYPE
+        buffer = torch.empty(min(step, m), k, dtype=dtype, device=y_pred.device)
+        hit = torch.empty(m, dtype=torch.bool, device=y_pred.device)
+        predicted = torch.zeros(k, dtype=COUNT_DTYPE, device=y_pred.device)
+        safe_ids = ids.clamp(max=k - 1).unsqueeze(1)
+        ones = torch.ones(min(step, m), dtype=dtype, device=y_pred.device)
+        with torch.autocast(y_pred.device.type, enabled=False):  # half precision would round the counts
+            for start in range(0, m, step):
+                block, cells = y_pred[start:start + step], buffer[:min(step, m - start)]
+                labelled = block.gather(1, safe_ids[start:start + step]).squeeze(1)
+                per_row = ones[:block.shape[0]] if weight is None else weight[start:start + step].to(dtype)
+                if self.threshold is not None:
+                    torch.gt(block, self.threshold, out=cells)
+                    torch.gt(labelled, self.threshold, out=hit[start:start + step])
+                else:
+                    row_max = block.amax(dim=-1)
+                    rows = row_max.abs() > 1e-9
+                    torch.ge(block, row_max.unsqueeze(-1), out=cells)
+                    torch.logical_and(labelled >= row_max, rows, out=hit[start:start + step])
+                    per_row = per_row * rows
+                predicted += (per_row @ cells).to(COUNT_DTYPE)
+        counts = count_hits_for_ids(predicted, hit, ids, weight)
         for state, value in zip(("true_positives", "false_positives", "true_negatives", "false_negatives"), counts):
             getattr(self, state).add_(value)
         return True
@@ -95,6 +123,9 @@ class FBetaScore(ThresholdedConfusion):
 @METRICS.register()
 class F1Score(FBetaScore):
     """F1 score, the harmonic mean of precision and recall: `FBetaScore` with `beta=1`.
+
+    The string id 'f1_score' in `compile` (and `plait.metrics.get`) gives `average='macro'`, one number
+    per epoch; the class keeps Keras's default `average=None`, the per-class vector.
 
     Args:
         average: None (per-class vector, Keras's default), 'micro', 'macro' or 'weighted'.
@@ -118,3 +149,18 @@ class F1Score(FBetaScore):
         config = super().get_config()
         del config["beta"]
         return config
+
+
+def _f1_score_id() -> F1Score:
+    # The string id gives one number per epoch (the macro average) where the class keeps Keras's default
+    # per-class vector, so `metrics=['f1_score']` logs a float next to 'precision' and 'recall'.
+    return F1Score(average="macro")
+
+
+def _fbeta_score_id() -> FBetaScore:
+    return FBetaScore(average="macro")
+
+
+METRICS.add("f1_score", _f1_score_id)
+METRICS.add("fbeta_score", _fbeta_score_id)
+METRICS.add("f_beta_score", _fbeta_score_id)

@@ -57,10 +57,10 @@ class Prepared:
 
 def class_ids(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """int64 ids; labels outside `[0, num_classes)` or not integers become `num_classes` (no class)."""
-    valid = (labels >= 0) & (labels < num_classes)
     if labels.is_floating_point():
-        valid &= labels == labels.trunc()
-    return torch.where(valid, labels.long(), num_classes)
+        labels = torch.where(labels == labels.trunc(), labels, -1.0)  # 1.5 is no class (NaN neither)
+    # Clamp to [-1, k], then -1 -> k with a modulo: two in-place passes instead of compares and a where.
+    return labels.long().clamp_(-1, num_classes).remainder_(num_classes + 1)
 
 
 def sample_weight_shape(sample_weight: Any) -> tuple[int, ...]:

@@ -98,4 +98,7 @@ def test_validation_config_and_names():
     assert metrics.F1Score().name == "f1_score" and metrics.FBetaScore().name == "fbeta_score"
     assert metrics.F1Score.higher_is_better is True
     assert isinstance(metrics.get("f_beta_score"), metrics.FBetaScore)
-    assert metrics.get("f1_score").name == "f1_score"
+    by_id = metrics.get("f1_score")
+    assert by_id.name == "f1_score" and by_id.average == "macro" and type(by_id) is metrics.F1Score
+    assert metrics.get("fbeta_score").average == "macro" and metrics.F1Score().average is None
+    assert metrics.get("F1Score").average is None  # a class name builds the class with Keras's defaults
