@@ -17,6 +17,16 @@ def _axes_list(axis: Any, rank: int) -> list[int]:
     return out
 
 
+def _scale_shift(out: torch.Tensor, gamma: torch.Tensor | None, beta: torch.Tensor | None,
+                 view: list[int]) -> torch.Tensor:
+    """`out * gamma + beta` with the parameters broadcast along the normalized axes."""
+    if gamma is not None:
+        out = out * gamma.reshape(view)
+    if beta is not None:
+        out = out + beta.reshape(view)
+    return out
+
+
 @LAYERS.register()
 class BatchNormalization(Layer):
     """Normalizes with the batch's statistics while training and the moving averages at inference.
@@ -70,11 +80,7 @@ class BatchNormalization(Layer):
         else:
             mean, var = self.moving_mean, self.moving_variance
         out = (inputs - mean.reshape(view)) * torch.rsqrt(var.reshape(view) + self.epsilon)
-        if self.gamma is not None:
-            out = out * self.gamma.reshape(view)
-        if self.beta is not None:
-            out = out + self.beta.reshape(view)
-        return out
+        return _scale_shift(out, self.gamma, self.beta, view)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
@@ -113,12 +119,7 @@ class LayerNormalization(Layer):
         mean = inputs.mean(dim=self._axes, keepdim=True)
         var = inputs.var(dim=self._axes, unbiased=False, keepdim=True)
         out = (inputs - mean) * torch.rsqrt(var + self.epsilon)
-        view = [-1 if d != 1 else 1 for d in self._view]
-        if self.gamma is not None:
-            out = out * self.gamma.reshape(view)
-        if self.beta is not None:
-            out = out + self.beta.reshape(view)
-        return out
+        return _scale_shift(out, self.gamma, self.beta, [-1 if d != 1 else 1 for d in self._view])
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
