@@ -245,7 +245,14 @@ class Layer(torch.nn.Module):
     @property
     def losses(self) -> list[torch.Tensor]:
         """The regularization penalties of this layer's and its sublayers' weights (added to the training loss)."""
-        return [reg(var) for layer in self._flat_layers() for var, reg in layer._weight_regularizers]
+        return [reg(var) for var, reg in self._regularized_weights()]
+
+    def _regularized_weights(self) -> list[tuple[torch.Tensor, Any]]:
+        """(weight, regularizer) pairs of this layer and its sublayers; fit caches them for its duration."""
+        cached = self.__dict__.get("_regularized_cache")
+        if cached is not None:
+            return cached
+        return [pair for layer in self._flat_layers() for pair in layer._weight_regularizers]
 
     @property
     def weights(self) -> list[torch.nn.Parameter]:

@@ -122,6 +122,7 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     spe = model.steps_per_execution
     model.stop_training = False
     model._train_vars_cache = None
+    model._regularized_cache = None
     # A callback such as TerminateOnNaN asks, through `requires_finite_loss`, that a NaN step never
     # reaches the weights; so does nan_policy='raise'.
     model._nan_guard = nan_policy == "raise" or any(getattr(cb, "requires_finite_loss", False) for cb in cbs.callbacks)
@@ -142,8 +143,9 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
                 if want_batch_hooks and step % spe == 0:
                     cbs.on_train_batch_begin(step)
                 last = model.train_step(batch)
-                if model._train_vars_cache is None:
+                if model._train_vars_cache is None:  # once the model is built: walked once per fit, not per step
                     model._train_vars_cache = model.trainable_weights
+                    model._regularized_cache = model._regularized_weights()
                 if model._nonfinite_loss is not None and nan_policy == "raise":
                     raise FloatingPointError(
                         f"The loss became {model._nonfinite_loss} at epoch {epoch + 1}, step {step + 1}; that step "
@@ -171,6 +173,7 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     finally:
         model.eval()
         model._train_vars_cache = None
+        model._regularized_cache = None
         model._nan_guard = False
     cbs.on_train_end(logs)
     return cbs.history

@@ -53,3 +53,15 @@ def test_kernel_constraint_applied_after_update():
     assert (model.layers[0].kernel.numpy() >= 0).all()
     with pytest.raises(TypeError, match="constraint must be a callable"):
         Dense(1, kernel_constraint="nonneg")(torch.ones(1, 2))
+
+
+def test_penalty_counts_for_a_model_built_on_its_first_batch():
+    plait.set_random_seed(2)
+    model = plait.Sequential([Dense(2, kernel_regularizer=regularizers.L1(0.3))])  # no input shape: deferred build
+    model.compile(optimizer=plait.optimizers.SGD(0.0), loss="mse")
+    x = np.random.rand(8, 3).astype("float32")
+    y = np.random.rand(8, 2).astype("float32")
+    history = model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    kernel, bias = model.get_weights()
+    expected = ((x @ kernel + bias - y) ** 2).mean() + 0.3 * np.abs(kernel.astype("float64")).sum()
+    np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-5)
