@@ -67,57 +67,46 @@ def deserialize_model(spec: Any, custom_objects: dict[str, Any] | None = None) -
 
 
 # ------------------------------------------------------------------------------------------------ compile config
-def _serialize_loss(spec: Any) -> Any:
-    from plait import losses
-
+def _map_spec(spec: Any, leaf: Any) -> Any:
+    """Applies `leaf` to each loss/metric object of a compile spec, keeping strings, None and the nesting
+    (lists, or dicts keyed by output name; a dict with a 'class_name' is a serialized object, a leaf)."""
     if spec is None or isinstance(spec, str):
         return spec
     if isinstance(spec, (list, tuple)):
-        return [_serialize_loss(s) for s in spec]
+        return [_map_spec(s, leaf) for s in spec]
     if isinstance(spec, dict) and "class_name" not in spec:
-        return {k: _serialize_loss(v) for k, v in spec.items()}
-    return losses.serialize(spec)
+        return {k: _map_spec(v, leaf) for k, v in spec.items()}
+    return leaf(spec)
+
+
+def _serialize_loss(spec: Any) -> Any:
+    from plait import losses
+
+    return _map_spec(spec, losses.serialize)
 
 
 def _deserialize_loss(spec: Any, custom_objects: dict[str, Any]) -> Any:
     from plait import losses
 
-    if spec is None or isinstance(spec, str):
-        return spec
-    if isinstance(spec, list):
-        return [_deserialize_loss(s, custom_objects) for s in spec]
-    if isinstance(spec, dict) and "class_name" in spec:
-        return losses.deserialize(spec, custom_objects)
-    if isinstance(spec, dict):
-        return {k: _deserialize_loss(v, custom_objects) for k, v in spec.items()}
-    raise FormatError(f"Invalid loss entry {str(spec)[:100]} in the compile config.")
+    return _map_spec(spec, lambda s: losses.deserialize(_checked(s, "loss"), custom_objects))
 
 
 def _serialize_metric(spec: Any) -> Any:
     from plait import metrics
 
-    if spec is None or isinstance(spec, str):
-        return spec
-    if isinstance(spec, (list, tuple)):
-        return [_serialize_metric(s) for s in spec]
-    if isinstance(spec, dict) and "class_name" not in spec:
-        return {k: _serialize_metric(v) for k, v in spec.items()}
-    metric = metrics.get(spec)
-    return metrics.serialize(metric)
+    return _map_spec(spec, lambda s: metrics.serialize(metrics.get(s)))
 
 
 def _deserialize_metric(spec: Any, custom_objects: dict[str, Any]) -> Any:
     from plait import metrics
 
-    if spec is None or isinstance(spec, str):
-        return spec
-    if isinstance(spec, list):
-        return [_deserialize_metric(s, custom_objects) for s in spec]
-    if isinstance(spec, dict) and "class_name" in spec:
-        return metrics.deserialize(spec, custom_objects)
-    if isinstance(spec, dict):
-        return {k: _deserialize_metric(v, custom_objects) for k, v in spec.items()}
-    raise FormatError(f"Invalid metric entry {str(spec)[:100]} in the compile config.")
+    return _map_spec(spec, lambda s: metrics.deserialize(_checked(s, "metric"), custom_objects))
+
+
+def _checked(spec: Any, what: str) -> dict:
+    if not isinstance(spec, dict):
+        raise FormatError(f"Invalid {what} entry {str(spec)[:100]} in the compile config.")
+    return spec
 
 
 def serialize_compile_config(model: Any) -> dict[str, Any] | None:
