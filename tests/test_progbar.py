@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from plait.training.logs import LazyLogs
-from plait.utils import progbar as progbar_module
 from plait.utils.progbar import Progbar, format_eta, format_step_time, format_value
 
 BAR = "━"
@@ -43,21 +42,6 @@ class AsciiTTY(io.TextIOWrapper):
         return self.buffer.getvalue().decode("ascii")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(progbar_module, "_clock", fake)
-    return fake
-
-
 @pytest.fixture(autouse=True)
 def no_colour(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
@@ -72,7 +56,7 @@ def counting_logs(counter: list, values: dict) -> LazyLogs:
     return LazyLogs(compute)
 
 
-def drive_to_step(bar: Progbar, clock: FakeClock, step: int, values, step_time: float = 0.008) -> None:
+def drive_to_step(bar: Progbar, clock, step: int, values, step_time: float = 0.008) -> None:
     """Step 1 at t=0.5, then one step every `step_time` seconds up to `step`."""
     clock.now = 0.5
     bar.update(1, values)

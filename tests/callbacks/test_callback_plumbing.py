@@ -10,7 +10,6 @@ import torch
 from plait.callbacks import Callback, CallbackList, History, LambdaCallback, ProgbarLogger
 from plait.callbacks.lambda_callback import HOOK_NAMES
 from plait.training.logs import LazyLogs
-from plait.utils import progbar as progbar_module
 
 BAR = "━"
 EPOCH_HOOKS = ("on_epoch_begin", "on_epoch_end")
@@ -70,21 +69,6 @@ class OnlyTestBatchEnd(Callback):
 class EpochOnly(Callback):
     def on_epoch_end(self, epoch, logs=None):
         pass
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(progbar_module, "_clock", fake)
-    return fake
 
 
 @pytest.fixture(autouse=True)
