@@ -83,8 +83,37 @@ def relu6(x: torch.Tensor) -> torch.Tensor:
 
 @ACTIVATIONS.register()
 def softmax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
-    """Softmax along `axis`: `exp(x) / sum(exp(x))`, computed stably."""
-    return F.softmax(_t(x), dim=axis)
+    """Softmax along `axis`: `exp(x) / sum(exp(x))`, computed stably.
+
+    In a training step the output remembers its logits, so that a crossentropy loss on it is computed from
+    them, as Keras on TensorFlow does (see `logits_of`).
+    """
+    x = _t(x)
+    return _remember_logits(F.softmax(x, dim=axis), x, "softmax", axis)
+
+
+def _remember_logits(out: torch.Tensor, logits: torch.Tensor, kind: str, axis: int) -> torch.Tensor:
+    # Only while differentiating (training): predict() keeps its outputs, which must not hold the logits too.
+    if out.requires_grad and not torch.compiler.is_compiling():
+        out._plait_logits = (kind, logits, axis % max(logits.dim(), 1), out._version)
+    return out
+
+
+def logits_of(probs: torch.Tensor, kind: str, axis: int = -1) -> torch.Tensor | None:
+    """The logits that `probs` was computed from by the `kind` activation ('softmax' or 'sigmoid'), or None.
+
+    Set only on the output of `softmax` or `sigmoid` during a training step (inputs that require grad), and
+    only while the output is unmodified (an in-place change since gives None). Crossentropy losses use it to
+    work from logits, as Keras on TensorFlow does with `_keras_logits`: one fused, stable kernel forward and
+    backward instead of a clip, a log and their gradients, and no clip at `[1e-7, 1 - 1e-7]`.
+    """
+    record = getattr(probs, "_plait_logits", None)
+    if record is None:
+        return None
+    recorded_kind, logits, recorded_axis, version = record
+    if recorded_kind != kind or recorded_axis != axis % max(probs.dim(), 1) or version != probs._version:
+        return None
+    return logits
 
 
 @ACTIVATIONS.register()
@@ -198,8 +227,9 @@ def threshold(x: torch.Tensor, threshold: float, default_value: float) -> torch.
 
 @ACTIVATIONS.register()
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """Sigmoid: `1 / (1 + exp(-x))`."""
-    return torch.sigmoid(_t(x))
+    """Sigmoid: `1 / (1 + exp(-x))`. In a training step the output remembers its logits (see `logits_of`)."""
+    x = _t(x)
+    return _remember_logits(torch.sigmoid(x), x, "sigmoid", -1)
 
 
 @ACTIVATIONS.register()

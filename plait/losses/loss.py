@@ -167,8 +167,17 @@ class Loss:
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
         y_pred = to_pred_tensor(y_pred, self.compute_dtype)
         y_true = convert_to_tensor(y_true, device=y_pred.device)
+        if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean"):
+            mean = self.unweighted_mean(y_true, y_pred)
+            if mean is not None:
+                return mean
         values, mask = self.call_with_mask(y_true, y_pred)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction)
+
+    def unweighted_mean(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor | None:
+        """The 'sum_over_batch_size' loss without sample weights in one fused kernel, or None (the default) to
+        have `__call__` reduce the per-sample values of `call_with_mask`. A fast path, never a different number."""
+        return None
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred) returning "

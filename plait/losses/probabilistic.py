@@ -13,11 +13,13 @@ import torch
 import torch.nn.functional as F
 
 from plait import config
+from plait.activations import logits_of
 from plait.losses.loss import (LOSSES, _BuiltinWrapper, check_broadcastable, prepare_pair,
                                register_loss_function, to_pred_tensor)
 from plait.tensors import convert_to_tensor
 
 _SUM = "sum_over_batch_size"
+_NO_IGNORE = -(2**63)  # torch ignores label -100 by default; no int64 label is this one
 
 
 def _check_label_smoothing(label_smoothing: float) -> float:
@@ -39,7 +41,10 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, lab
 
     Smoothed labels are `y * (1 - label_smoothing) + 0.5 * label_smoothing`.
     """
+    logits = None if from_logits else logits_of(y_pred, "sigmoid")
     t, p = prepare_pair(y_true, y_pred)
+    if logits is not None:  # a sigmoid output of this training step: scored from its logits (see logits_of)
+        p, from_logits = logits.reshape(p.shape), True
     if t.shape != p.shape:
         hint = ""
         if p.dim() >= 1 and p.shape[-1] > 1 and t.shape in (p.shape[:-1], p.shape[:-1] + (1,)):
@@ -61,6 +66,16 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, lab
             ce = F.binary_cross_entropy(p, t, reduction="none")
     # A mean over one unit is the value itself; the view saves a kernel on the common (batch, 1) output.
     return ce.squeeze(axis) if ce.dim() and ce.shape[axis] == 1 else ce.mean(dim=axis)
+
+
+def _log_probs(p: torch.Tensor, axis: int, from_logits: bool) -> torch.Tensor:
+    """Log-probabilities along `axis`: `log_softmax` of logits (also of a softmax output's own logits, see
+    `logits_of`), else Keras's `log(clip(p / sum(p), eps, 1 - eps))`."""
+    logits = p if from_logits else logits_of(p, "softmax", axis)
+    if logits is not None:
+        return F.log_softmax(logits, dim=axis)
+    eps = config.epsilon()
+    return torch.log((p / p.sum(dim=axis, keepdim=True)).clamp(eps, 1.0 - eps))
 
 
 def _cce_shape_error(t: torch.Tensor, p: torch.Tensor) -> ValueError:
@@ -96,11 +111,7 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
                       "for a 1-unit sigmoid output.", SyntaxWarning, stacklevel=2)
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / t.shape[axis]
-    if from_logits:
-        log_prob = F.log_softmax(p, dim=axis)
-    else:
-        eps = config.epsilon()
-        log_prob = torch.log((p / p.sum(dim=axis, keepdim=True)).clamp(eps, 1.0 - eps))
+    log_prob = _log_probs(p, axis, from_logits)
     return -(t * log_prob).sum(dim=axis)
 
 
@@ -118,12 +129,15 @@ def _check_label_range(labels: torch.Tensor, num_classes: int) -> None:
 
 def sparse_crossentropy_and_mask(y_true: Any, y_pred: Any, from_logits: bool = False,
                                  ignore_class: int | None = None, axis: int = -1, *,
-                                 validate: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                                 validate: bool | None = None,
+                                 mean: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-sample sparse categorical crossentropy and the mask of non-ignored positions (None without
     `ignore_class`).
 
     Labels outside `[0, num_classes)` raise a ValueError when `validate` (default: labels on the CPU, where the
     check costs no device sync); elsewhere they give a NaN loss instead of a device-side assert.
+    With `mean=True` the first value is the mean over all positions instead, taken inside torch's kernel
+    when there is no mask (one autograd node fewer: the training loss's fast path).
     """
     axis = _check_axis(axis)
     p = to_pred_tensor(y_pred)
@@ -148,25 +162,31 @@ def sparse_crossentropy_and_mask(y_true: Any, y_pred: Any, from_logits: bool = F
     checked = validate if validate is not None else labels.device.type == "cpu"
     if torch.compiler.is_compiling():
         checked = False  # a host read would break the compiled graph; out-of-range ids give NaN instead
-    if checked:
+    if checked and labels.device.type != "cpu":
         _check_label_range(labels, k)
-    else:
+    elif not checked:
         # Unchecked ids are clamped so the device kernel cannot assert, and their loss is NaN, not a wrong number.
         safe = labels.clamp(0, k - 1)
         out_of_range, labels = safe != labels, safe
-    if from_logits:
-        scores, fn = p, F.cross_entropy
+    logits = p if from_logits else logits_of(p, "softmax", axis)
+    if logits is not None:
+        scores, fn = logits, F.cross_entropy
     else:
-        eps = config.epsilon()
-        scores, fn = torch.log((p / p.sum(dim=axis, keepdim=True)).clamp(eps, 1.0 - eps)), F.nll_loss
+        scores, fn = _log_probs(p, axis, False), F.nll_loss
     if p.dim() > 1 and axis != 1:
         scores = scores.movedim(axis, 1)  # torch wants the class axis second
-    loss = fn(scores, labels, reduction="none")
+    fused_mean = mean and checked and valid is None
+    try:
+        # torch's CPU kernels check every id themselves, so CPU labels need no extra pass to be validated.
+        loss = fn(scores, labels, reduction="mean" if fused_mean else "none", ignore_index=_NO_IGNORE)
+    except IndexError:
+        _check_label_range(labels, k)  # raises the explanation
+        raise
     if not checked:
         loss = loss.masked_fill(out_of_range, float("nan"))
     if valid is not None:
         loss = torch.where(valid, loss, 0.0)
-    return loss, valid
+    return (loss.mean() if mean and not fused_mean else loss), valid
 
 
 @register_loss_function
@@ -300,6 +320,11 @@ class SparseCategoricalCrossentropy(_BuiltinWrapper):
         values, mask = sparse_crossentropy_and_mask(y_true, y_pred, **self._fn_kwargs, validate=validate)
         self._labels_checked = True
         return values, mask
+
+    def unweighted_mean(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor | None:
+        if self._fn_kwargs["ignore_class"] is not None or y_pred.device.type != "cpu":
+            return None  # the mask, or the NaN marking of unchecked labels, needs the per-sample values
+        return sparse_crossentropy_and_mask(y_true, y_pred, **self._fn_kwargs, validate=True, mean=True)[0]
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         return self.call_with_mask(y_true, y_pred)[0]

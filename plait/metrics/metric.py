@@ -102,6 +102,8 @@ def _guard_update(fn: Callable[..., Any]) -> Callable[..., Any]:
         device = ref.device if isinstance(ref, torch.Tensor) else _canonical(config.get_device())
         if device != self._device:
             self.to(device)
+        if not torch.is_grad_enabled():  # fit's steps (and a subclass calling super()) are already there
+            return fn(self, *args, **kwargs)
         with torch.no_grad():
             return fn(self, *args, **kwargs)
 

@@ -46,7 +46,8 @@ def reduce_to_samplewise(values: torch.Tensor, sample_weight: torch.Tensor | Non
     def reduce_fn(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
         return x.mean(dim=dims) if reduce == "mean" else x.sum(dim=dims)
 
-    values = values.to(dtype)
+    if values.dtype != dtype:
+        values = values.to(dtype)
     weight = None
     if sample_weight is not None:
         weight = sample_weight.to(dtype)
@@ -95,7 +96,14 @@ class Mean(Metric):
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         """Adds a batch of values (batch first), optionally weighted per sample."""
-        values = self._to_tensor(values, dtype=self._dtype)
+        self._add_values(self._to_tensor(values, dtype=self._dtype), sample_weight)
+
+    def _add_values(self, values: torch.Tensor, sample_weight: Any) -> None:
+        # update_state's body without its guard, for subclasses whose own update_state is already guarded.
+        if sample_weight is None and values.dim() == 1:  # the common per-sample batch: two kernels
+            self.total.add_(values.sum())
+            self.count.add_(values.shape[0])
+            return
         weight = None if sample_weight is None else self._to_tensor(sample_weight, dtype=self._dtype)
         values, weight = reduce_to_samplewise(values, weight, "mean", self._dtype)
         self.total.add_(values.sum())
@@ -108,9 +116,9 @@ class Mean(Metric):
         """Adds one 0-d value with a host-side weight (the training loop's loss: no conversions, no checks)."""
         if value.device != self._device:
             self.to(value.device)
-        with torch.no_grad():
-            self.total.add_(value.detach().to(self.total.dtype), alpha=weight)
-            self.count.add_(weight)
+        total = self.total
+        total.add_(value.detach() if value.dtype == total.dtype else value.detach().to(total.dtype), alpha=weight)
+        self.count.add_(weight)
 
     def result(self) -> torch.Tensor:
         count = self.count
@@ -191,8 +199,8 @@ class MeanMetricWrapper(Mean):
         """Adds `fn(y_true, y_pred)` for one batch, optionally weighted per sample."""
         y_pred = self._to_tensor(y_pred)
         y_true = self._to_tensor(y_true)
-        values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        super().update_state(values, sample_weight=sample_weight)
+        values = self._to_tensor(self._fn(y_true, y_pred, **self._fn_kwargs), dtype=self._dtype)
+        self._add_values(values, sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
