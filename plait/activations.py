@@ -94,8 +94,10 @@ def softmax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
 
 def _remember_logits(out: torch.Tensor, logits: torch.Tensor, kind: str, axis: int) -> torch.Tensor:
     # Only while differentiating (training): predict() keeps its outputs, which must not hold the logits too.
-    if out.requires_grad and not torch.compiler.is_compiling():
-        out._plait_logits = (kind, logits, axis % max(logits.dim(), 1), out._version)
+    # Inside torch.compile the version counter cannot be read, and compiled code has no later in-place edit.
+    if out.requires_grad:
+        version = None if torch.compiler.is_compiling() else out._version
+        out._plait_logits = (kind, logits, axis % max(logits.dim(), 1), version)
     return out
 
 
@@ -111,7 +113,9 @@ def logits_of(probs: torch.Tensor, kind: str, axis: int = -1) -> torch.Tensor | 
     if record is None:
         return None
     recorded_kind, logits, recorded_axis, version = record
-    if recorded_kind != kind or recorded_axis != axis % max(probs.dim(), 1) or version != probs._version:
+    if recorded_kind != kind or recorded_axis != axis % max(probs.dim(), 1):
+        return None
+    if version is not None and version != probs._version:
         return None
     return logits
 
