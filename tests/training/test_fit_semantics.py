@@ -192,6 +192,19 @@ def test_data_errors_leave_weights_untouched():
         np.testing.assert_array_equal(a, b)
 
 
+def test_finite_check_is_exact_when_a_sum_of_finite_data_overflows():
+    from plait.data.adapter import _all_finite
+
+    huge = torch.full((4, 3), 3e38)  # finite float32 values whose sum is inf
+    assert _all_finite(huge)
+    huge[2, 1] = float("nan")
+    assert not _all_finite(huge)
+    mixed = torch.zeros(5, 2)
+    mixed[0, 0], mixed[4, 1] = float("inf"), float("-inf")  # the sum is NaN; either way non-finite
+    assert not _all_finite(mixed)
+    assert _all_finite(torch.zeros(0, 3))
+
+
 def test_fit_before_compile_and_unknown_ids():
     model = plait.Sequential([Dense(1, input_shape=(2,))])
     with pytest.raises(ValueError, match="must call compile"):
