@@ -64,6 +64,13 @@ def test_fit_jobs_run_and_driver_prints_their_tables() -> None:
     assert f"b=32: {ratio:.2f}x" in targets
     assert "plait best >= Keras 3 + JAX spe=8: b=32: n/a" in targets
     assert "boom" in bench_fit.errors_section(records)
+    # With --rounds, the tables use each contestant's fastest round.
+    slower = {**fit_records["torch"], "samples_per_s": fit_records["torch"]["samples_per_s"] / 2}
+    best = bench_fit._find([slower, fit_records["torch"]], framework="torch", kind="fit", model="mlp", batch=32)
+    assert best is fit_records["torch"]
+    assert bench_fit.parse_args(["--rounds", "3"]).rounds == 3
+    with pytest.raises(SystemExit):
+        bench_fit.parse_args(["--rounds", "0"])
 
 
 @pytest.mark.parametrize("framework", ["plait", "torch"])
