@@ -6,6 +6,7 @@ another's numbers. `bench_fit.py` runs these and prints the tables.
 
 Frameworks: plait, plait_best (jit_compile=True, steps_per_execution=8), torch (hand-written eager loop),
 keras_jax, keras_jax_spe8, keras_torch, tf_keras; and `matmul` (float32 GEMM GFLOP/s, `--libs`).
+`plait <batch> --kind paired` times plait and the torch loop in one process, alternating epochs.
 
 Example:
     python benchmarks/_fit_jobs.py torch 128 --samples 6000 --epochs 1 --warmup 1
@@ -202,6 +203,17 @@ def fit_keras_style(framework: str, batch: int, x: Any, y: Any, *, model: str, e
 
 def fit_torch(batch: int, x: Any, y: Any, *, model: str, epochs: int, warmup: int) -> dict[str, Any]:
     """The best hand-written eager loop: fused Adam, index batching on pre-built tensors, device metrics."""
+    epoch = torch_epoch_fn(batch, x, y, model=model)
+    for _ in range(warmup):
+        epoch()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        loss, acc = epoch()
+    return {"seconds": time.perf_counter() - start, "loss": loss, "accuracy": acc}
+
+
+def torch_epoch_fn(batch: int, x: Any, y: Any, *, model: str) -> Callable[[], tuple[float, float]]:
+    """One epoch of the hand-written loop per call; returns the epoch's mean loss and accuracy."""
     import torch
     import torch.nn.functional as F
 
@@ -234,12 +246,54 @@ def fit_torch(batch: int, x: Any, y: Any, *, model: str, epochs: int, warmup: in
                 correct += (logits.argmax(1) == yb).sum()
         return (loss_sum / n).item(), (correct.double() / n).item()
 
-    for _ in range(warmup):
-        epoch()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        loss, acc = epoch()
-    return {"seconds": time.perf_counter() - start, "loss": loss, "accuracy": acc}
+    return epoch
+
+
+def fit_paired(batch: int, x: Any, y: Any, *, model: str, rounds: int) -> dict[str, Any]:
+    """plait default and the hand-written loop in one process, one epoch each in turn, `rounds` times.
+
+    Both see the same moments of a shared machine, so their ratio is far steadier than that of two jobs
+    run a minute apart. Reports each one's fastest epoch and the median of the per-round ratios.
+    """
+    sys.path.insert(0, str(REPO))
+    import plait
+
+    plait.set_random_seed(0)
+    net = _keras_style_model(plait, model)
+    net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class EpochSpan(plait.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            dict(logs or {})  # read the logs, as the other timers do
+            self.seconds = time.perf_counter() - self.start
+
+    span = EpochSpan()
+
+    def plait_epoch() -> float:  # the epoch alone: fit's one-off data checks are outside the span
+        net.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=[span])
+        return span.seconds
+
+    torch_epoch = torch_epoch_fn(batch, x, y, model=model)
+
+    def torch_seconds() -> float:
+        start = time.perf_counter()
+        torch_epoch()
+        return time.perf_counter() - start
+
+    plait_epoch(), torch_seconds()  # warm-up
+    times: dict[str, list[float]] = {"plait": [], "torch": []}
+    for r in range(rounds):
+        order = (("plait", plait_epoch), ("torch", torch_seconds))
+        for name, run in (order if r % 2 == 0 else order[::-1]):
+            times[name].append(run())
+    n = x.shape[0]
+    ratios = sorted(t / p for p, t in zip(times["plait"], times["torch"]))
+    return {"rounds": rounds, "plait_samples_per_s": n / min(times["plait"]),
+            "torch_samples_per_s": n / min(times["torch"]), "ratio_median": ratios[len(ratios) // 2],
+            "seconds": sum(times["plait"]) + sum(times["torch"])}
 
 
 # ---------------------------------------------------------------------------------------------- infer jobs
@@ -362,6 +416,11 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
     record["base_rss_mb"] = peak_rss_mb()
     x, y = make_data(args.samples, args.model)
     record.update(samples=args.samples, steps_per_epoch=-(-args.samples // args.batch))
+    if args.kind == "paired":
+        if args.framework != "plait":
+            raise ValueError(f"a paired job runs plait against the torch loop: pass plait, got {args.framework!r}.")
+        record.update(fit_paired(args.batch, x, y, model=args.model, rounds=args.epochs))
+        return record
     if args.kind == "infer":
         if args.framework not in ("plait", "torch"):
             raise ValueError(f"infer jobs exist for plait and torch, got {args.framework!r}.")
@@ -382,7 +441,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("framework", help=f"one of {', '.join(FIT_FRAMEWORKS)}, or matmul")
     parser.add_argument("batch", nargs="?", type=int, default=None, help="batch size (fit and infer jobs)")
-    parser.add_argument("--kind", choices=("fit", "infer"), default="fit")
+    parser.add_argument("--kind", choices=("fit", "infer", "paired"), default="fit",
+                        help="paired: plait and the torch loop in one process, alternating epochs (--epochs rounds)")
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     parser.add_argument("--samples", type=int, default=60000)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs, after the warm-up ones")
