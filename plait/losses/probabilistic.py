@@ -2,7 +2,9 @@
 
 These are the hot path of `fit`: no Python loops and no host syncs on accelerators. Probabilities are
 clipped to `[epsilon, 1 - epsilon]` (epsilon = 1e-7) as in Keras; the `from_logits` paths use torch's
-numerically stable kernels (log-sigmoid / log-softmax).
+numerically stable kernels (log-sigmoid / log-softmax). So does the crossentropy of a softmax or sigmoid
+output during a training step, from the logits the activation kept (`plait.activations.logits_of`), as
+Keras on TensorFlow does.
 """
 from __future__ import annotations
 
