@@ -100,7 +100,7 @@ def _versions() -> dict[str, str]:
 
 
 def _epoch_timer(base: type) -> Any:
-    """A Keras/plait callback: wall time from the end of the last warm-up epoch to the end of the last.
+    """A Keras/plait callback recording when each epoch begins and ends (`begins`, `ends`).
 
     It reads the epoch logs as Python floats so that asynchronous backends have finished the epoch.
     """
@@ -108,8 +108,12 @@ def _epoch_timer(base: type) -> Any:
     class EpochTimer(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             super().__init__()
+            self.begins: list[float] = []
             self.ends: list[float] = []
             self.last_logs: dict[str, float] = {}
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.begins.append(time.perf_counter())
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             self.last_logs = {k: float(v) for k, v in dict(logs or {}).items()}
@@ -262,19 +266,11 @@ def fit_paired(batch: int, x: Any, y: Any, *, model: str, rounds: int) -> dict[s
     net = _keras_style_model(plait, model)
     net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
-    class EpochSpan(plait.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self.start = time.perf_counter()
+    timer = _epoch_timer(plait.callbacks.Callback)
 
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            dict(logs or {})  # read the logs, as the other timers do
-            self.seconds = time.perf_counter() - self.start
-
-    span = EpochSpan()
-
-    def plait_epoch() -> float:  # the epoch alone: fit's one-off data checks are outside the span
-        net.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=[span])
-        return span.seconds
+    def plait_epoch() -> float:  # the epoch alone: fit's one-off data checks are outside it
+        net.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
+        return timer.ends[-1] - timer.begins[-1]
 
     torch_epoch = torch_epoch_fn(batch, x, y, model=model)
 

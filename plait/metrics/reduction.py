@@ -100,12 +100,9 @@ class Mean(Metric):
 
     def _add_values(self, values: torch.Tensor, sample_weight: Any) -> None:
         # update_state's body without its guard, for subclasses whose own update_state is already guarded.
-        if sample_weight is None and values.dim() == 1:  # the common per-sample batch: two kernels
-            self.total.add_(values.sum())
-            self.count.add_(values.shape[0])
-            return
         weight = None if sample_weight is None else self._to_tensor(sample_weight, dtype=self._dtype)
-        values, weight = reduce_to_samplewise(values, weight, "mean", self._dtype)
+        if weight is not None or values.dim() != 1:  # an unweighted per-sample batch is already samplewise
+            values, weight = reduce_to_samplewise(values, weight, "mean", self._dtype)
         self.total.add_(values.sum())
         if weight is not None:
             self.count.add_(weight.sum())
