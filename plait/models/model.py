@@ -64,6 +64,7 @@ class Model(Trainer, Layer):
         self._compile_built = False
         self._compile_config: dict[str, Any] = {}
         self._compiled_forward: Any = None
+        self._cuda_graphs = False  # set when jit_compile=True compiles the step for a model on CUDA
 
     # ------------------------------------------------------------------ structure
     def call(self, inputs: Any, training: bool | None = None) -> Any:

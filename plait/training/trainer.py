@@ -82,7 +82,10 @@ class Trainer:
         """One optimization step on one batch: forward, loss, gradients, `optimizer.apply`, metrics."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         if self._compile_built:
-            y_pred, loss, parts = self._forward_fn()(x, y, sample_weight)
+            forward = self._forward_fn()
+            if self._cuda_graphs:  # the last step's graph outputs may be overwritten from here on
+                torch.compiler.cudagraph_mark_step_begin()
+            y_pred, loss, parts = forward(x, y, sample_weight)
         else:  # the first step resolves losses and metrics from its own forward pass (no extra dropout draw)
             y_pred = self(x, training=True)
             self._build_compile(y, y_pred)
@@ -109,14 +112,19 @@ class Trainer:
         """The forward+loss function of a train step: eager, or compiled with torch.compile (jit_compile=True).
 
         Only forward and loss are compiled (AOTAutograd derives the backward); the optimizer keeps its fused
-        kernels, so both paths apply the same update rule.
+        kernels, so both paths apply the same update rule. On CUDA the compiled forward and backward are
+        replayed as CUDA graphs (torch.compile's 'reduce-overhead' mode), which removes the per-kernel launch
+        cost that dominates small steps; a graph's outputs live until the next step, and the step has used
+        them (gradients, loss tracker, metrics) by then.
         """
         if self._compile_loss is None:
             raise ValueError("No loss to optimize: pass loss=... to compile(), or override train_step.")
         if self.jit_compile is not True:
             return self._forward_and_loss
         if self._compiled_forward is None:
-            self._compiled_forward = torch.compile(self._forward_and_loss)
+            self._cuda_graphs = self._device().type == "cuda"
+            mode = "reduce-overhead" if self._cuda_graphs else None
+            self._compiled_forward = torch.compile(self._forward_and_loss, mode=mode)
         return self._compiled_forward
 
     def _train_variables(self) -> list[torch.nn.Parameter]:
