@@ -69,19 +69,21 @@ def row_hashes(x: Any) -> torch.Tensor:
     n = int(parts[0].shape[0])
     # Apple's MPS has no float64: hash there on the CPU.
     device = torch.device("cpu") if parts[0].device.type == "mps" else parts[0].device
-    projections = torch.zeros(n, _PROJECTIONS, dtype=torch.int64, device=device)
+    # Projections are kept as (8, rows): BLAS computes the skinny product 2-3x faster as
+    # weights^T @ words^T (a short M, a long N) than as words @ weights (an N of 8).
+    projections = torch.zeros(_PROJECTIONS, n, dtype=torch.int64, device=device)
     for index, part in enumerate(parts):
         flat = part.reshape(n, -1)
         width = max(int(flat.shape[1]), 1)
         rows_per_chunk = max(1, _CHUNK_ELEMENTS // width)
         for start in range(0, n, rows_per_chunk):
             words = _words(flat[start:start + rows_per_chunk].to(device))
-            weights = _weights(int(words.shape[1]), index, device)
+            weights = _weights(int(words.shape[1]), index, device).t()
             for col in range(0, words.shape[1], _BLOCK_COLUMNS):
-                block = words[:, col:col + _BLOCK_COLUMNS] @ weights[col:col + _BLOCK_COLUMNS]
-                projections[start:start + rows_per_chunk] += block.long()
-    salt = torch.arange(1, _PROJECTIONS + 1, device=device, dtype=torch.int64) * _GOLDEN
-    return _mix(_mix(projections + salt).sum(dim=1))
+                block = weights[:, col:col + _BLOCK_COLUMNS] @ words[:, col:col + _BLOCK_COLUMNS].t()
+                projections[:, start:start + rows_per_chunk] += block.long()
+    salt = torch.arange(1, _PROJECTIONS + 1, device=device, dtype=torch.int64)[:, None] * _GOLDEN
+    return _mix(_mix(projections + salt).sum(dim=0))
 
 
 @dataclass

@@ -85,6 +85,9 @@ def test_perfect_feature_rule():
     wide = torch.randn(5000, 1000)
     labels = torch.from_numpy(rng.integers(0, 2, 5000))
     wide[:, 123] = labels.float()
+    # A copy of the labels with one row wrong passes the row-sample screen but fails on all rows.
+    wide[:, 456] = labels.float()
+    wide[4321, 456] = 1.0 - wide[4321, 456]
     assert data_checks.check_perfect_feature(wide, labels)[0].figures["features"] == [123]
 
 
