@@ -30,3 +30,15 @@ def clip_by_value(grads: list[torch.Tensor], clipvalue: float) -> list[torch.Ten
     clipped = list(torch._foreach_clamp_min(grads, -clipvalue))
     torch._foreach_clamp_max_(clipped, clipvalue)
     return clipped
+
+
+def clip_gradients(grads: list[torch.Tensor], clipnorm: float | None, global_clipnorm: float | None,
+                   clipvalue: float | None) -> list[torch.Tensor]:
+    """The optimizer's clip, in Keras's priority: per-tensor norm, else global norm, else value, else none."""
+    if clipnorm and clipnorm > 0:
+        return clip_by_norm(grads, clipnorm)
+    if global_clipnorm and global_clipnorm > 0:
+        return clip_by_global_norm(grads, global_clipnorm)
+    if clipvalue and clipvalue > 0:
+        return clip_by_value(grads, clipvalue)
+    return grads

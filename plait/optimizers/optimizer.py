@@ -20,7 +20,8 @@ import torch
 
 from plait.optimizers import schedules as schedules_lib
 from plait.optimizers.arguments import HostFloat, HostInt, check_number, optional_positive
-from plait.optimizers.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
+from plait.optimizers.clipping import clip_gradients
+from plait.optimizers.ema import MovingAverage
 from plait.optimizers.state import OptimizerState
 from plait.registry import to_snake_case
 from plait.variables import Variable
@@ -40,7 +41,7 @@ class _Group:
     fusable: bool = False
 
 
-class Optimizer(OptimizerState):
+class Optimizer(OptimizerState, MovingAverage):
     """Base class of plait optimizers (Keras 3 semantics and argument names).
 
     Args:
@@ -337,7 +338,7 @@ class Optimizer(OptimizerState):
                 v.copy_(v.constraint(v))
 
     def _update_step(self, dense: list[torch.Tensor | None], present: list[int], grads: list[torch.Tensor]) -> None:
-        grads = self._clip_gradients(grads)
+        grads = clip_gradients(grads, self.clipnorm, self.global_clipnorm, self.clipvalue)
         for i, g in zip(present, grads):
             dense[i] = g
         lr = self._current_learning_rate()
@@ -376,36 +377,6 @@ class Optimizer(OptimizerState):
             fused: Whether the group may use a fused kernel (device, dtype and layout allow it).
         """
         raise NotImplementedError(f"{type(self).__name__} must implement `_update`.")
-
-    def _clip_gradients(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-        # Keras's priority: per-tensor norm, else global norm, else value.
-        if self.clipnorm and self.clipnorm > 0:
-            return clip_by_norm(grads, self.clipnorm)
-        if self.global_clipnorm and self.global_clipnorm > 0:
-            return clip_by_global_norm(grads, self.global_clipnorm)
-        if self.clipvalue and self.clipvalue > 0:
-            return clip_by_value(grads, self.clipvalue)
-        return grads
-
-    def _update_moving_average(self) -> None:
-        averages, iterations = self._slots["average"], int(self.iterations)
-        if iterations == 0:
-            torch._foreach_copy_(averages, self._variables)
-        else:
-            torch._foreach_lerp_(averages, self._variables, 1.0 - self.ema_momentum)
-        if self.ema_overwrite_frequency and (iterations + 1) % self.ema_overwrite_frequency == 0:
-            torch._foreach_copy_(self._variables, averages)
-
-    def finalize_variable_values(self, var_list: Sequence[torch.Tensor]) -> None:
-        """With `use_ema`, writes the moving averages into `var_list` (fit does this after the last epoch)."""
-        if not self.use_ema or not self.built:
-            return
-        var_list = list(var_list)
-        if len(var_list) != len(self._variables):
-            raise ValueError(f"finalize_variable_values received {len(var_list)} variables but the optimizer tracks "
-                             f"{len(self._variables)}; pass the list it was built with.")
-        with torch.no_grad():
-            torch._foreach_copy_(var_list, self._slots["average"])
 
     def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
         """Multiplies the loss by `loss_scale_factor` (if set) before gradients are computed."""
