@@ -1,11 +1,12 @@
 """Trainer: what one training, evaluation or prediction step does (mixed into Model).
 
-A step resolves the compiled losses and metrics from its first batch, runs forward and loss (eagerly or
-compiled with torch.compile), takes gradients with autograd and hands them to `optimizer.apply`, the same
-update rule a GradientTape loop uses, and updates the metrics on the device.
+A step resolves the compiled losses and metrics from its first batch, runs forward and loss and takes
+gradients (eagerly with autograd, or as one torch.compile'd graph with jit_compile=True), hands them to
+`optimizer.apply`, the same update rule a GradientTape loop uses, and updates the metrics on the device.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -49,18 +50,21 @@ class Trainer:
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> torch.Tensor:
         """The total loss for one batch (compiled losses, weighted, summed)."""
-        if self._compile_loss is None:
-            raise ValueError("No loss to optimize: pass loss=... to compile(), or override compute_loss/train_step.")
         if y is None:
             raise ValueError("The batch has no targets y, but the compiled loss needs them.")
         total, parts = self._loss_and_parts(y, y_pred, sample_weight)
         self._last_loss_parts = parts
         return total
 
-    def _loss_and_parts(self, y: Any, y_pred: Any, sample_weight: Any) -> tuple[torch.Tensor, list]:
-        """Compiled losses (weighted, summed) plus the weights' regularization penalties, as Keras adds them."""
+    def _loss_and_parts(self, y: Any, y_pred: Any, sample_weight: Any,
+                        penalties: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list]:
+        """Compiled losses (weighted, summed) plus the weights' regularization penalties (default
+        `self.losses`), as Keras adds them."""
+        if self._compile_loss is None:
+            raise ValueError("No loss to optimize: pass loss=... to compile(), or override compute_loss/train_step.")
         total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
-        penalties = self.losses
+        if penalties is None:
+            penalties = self.losses
         if penalties:
             total = total + torch.stack(penalties).sum()
         return total, parts
@@ -81,22 +85,27 @@ class Trainer:
     def train_step(self, data: Any) -> Any:
         """One optimization step on one batch: forward, loss, gradients, `optimizer.apply`, metrics."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        if self._compile_built:
-            forward = self._forward_fn()
-            if self._cuda_graphs:  # the last step's graph outputs may be overwritten from here on
-                torch.compiler.cudagraph_mark_step_begin()
-            y_pred, loss, parts = forward(x, y, sample_weight)
+        variables = self._train_variables()
+        compiled = self._compiled_gradients(variables) if self._compile_built and self.jit_compile is True else None
+        result = None if compiled is None else compiled(x, y, sample_weight)
+        grads: Any = None
+        if result is not None:
+            grads, loss, y_pred, parts = result
+        elif self._compile_built:
+            y_pred, loss, parts = self._forward_and_loss(x, y, sample_weight)
         else:  # the first step resolves losses and metrics from its own forward pass (no extra dropout draw)
             y_pred = self(x, training=True)
             self._build_compile(y, y_pred)
             loss, parts = self._loss_and_parts(y, y_pred, sample_weight)
         self._last_loss_parts = parts
-        variables = self._train_variables()
         if self._nan_guard and not bool(torch.isfinite(loss.detach())):
             # The step is skipped, so the weights stay as they were before the bad batch.
             self._nonfinite_loss = float(loss.detach())
         elif variables:
-            grads = torch.autograd.grad(loss, variables, allow_unused=True)
+            if grads is None:
+                grads = torch.autograd.grad(loss, variables, allow_unused=True)
+                # What this eager step found unused keeps a None gradient in compiled steps too.
+                self._unused_variables = (tuple(map(id, variables)), [i for i, g in enumerate(grads) if g is None])
             self.optimizer.apply(list(grads), variables)
         self._track_loss(loss, x)
         with torch.no_grad():
@@ -108,24 +117,81 @@ class Trainer:
         total, parts = self._loss_and_parts(y, y_pred, sample_weight)
         return y_pred, total, parts
 
-    def _forward_fn(self) -> Any:
-        """The forward+loss function of a train step: eager, or compiled with torch.compile (jit_compile=True).
+    def _compiled_gradients(self, variables: list[torch.nn.Parameter]) -> Any:
+        """`fn(x, y, sample_weight) -> (grads, loss, y_pred, parts)`: forward, loss and backward in one graph.
 
-        Only forward and loss are compiled (AOTAutograd derives the backward); the optimizer keeps its fused
-        kernels, so both paths apply the same update rule. On CUDA the compiled forward and backward are
-        replayed as CUDA graphs (torch.compile's 'reduce-overhead' mode), which removes the per-kernel launch
-        cost that dominates small steps; a graph's outputs live until the next step, and the step has used
-        them (gradients, loss tracker, metrics) by then.
+        None (an eager step) while this variable list has had no eager step, which finds the unused
+        variables, or when the model could not be traced; `fn` itself returns None if its first call, which
+        traces the step, fails: that step then runs eagerly, and so do the later ones, with a warning.
+
+        With jit_compile=True, torch.compile traces `torch.func.grad_and_value` of forward+loss, with the
+        trainable variables as inputs (`torch.func.functional_call`). Forward and backward then form one
+        graph without autograd's runtime wrappers, which on small steps cost more than they save. The
+        optimizer stays outside, with its fused kernels, so both paths apply the same update rule; a
+        variable unused in the eager step keeps a None gradient, as in eager mode. On CUDA the graph is
+        replayed as a CUDA graph (torch.compile's 'reduce-overhead' mode), which removes the per-kernel
+        launch cost that dominates small steps; its outputs live until the next step, which has used them
+        (optimizer, loss tracker, metrics) by then.
         """
-        if self._compile_loss is None:
-            raise ValueError("No loss to optimize: pass loss=... to compile(), or override train_step.")
-        if self.jit_compile is not True:
-            return self._forward_and_loss
-        if self._compiled_forward is None:
+        ids = tuple(map(id, variables))
+        seen = self._unused_variables
+        if not variables or seen is None or seen[0] != ids:
+            return None
+        if self._compiled_step is None or self._compiled_step[0] != ids:
+            names = {id(p): n for n, p in self.named_parameters()}
+            missing = [v for v in variables if id(v) not in names]
+            if missing:
+                raise ValueError(f"jit_compile=True needs every trainable variable to be a parameter of the model; "
+                                 f"{len(missing)} are not (e.g. shape {tuple(missing[0].shape)}). Register them "
+                                 "with add_weight, or compile with jit_compile=False.")
+            keys = [names[i] for i in ids]
+            position = {i: k for k, i in enumerate(ids)}
+            # Non-trainable weights and buffers go in as plain inputs: a layer may update them in place (the
+            # moving statistics of BatchNormalization), which a gradient transform allows only on its inputs.
+            state = {n: t for n, t in [*self.named_parameters(), *self.named_buffers()] if id(t) not in position}
+            # The regularizers hold the model's own weights: the graph scores the traced ones in their place.
+            regularized = [(position.get(id(v)), v, reg) for v, reg in self._regularized_weights()]
+
+            def loss_of(params: list[torch.Tensor], state: dict[str, torch.Tensor], x: Any, y: Any,
+                        sample_weight: Any) -> Any:
+                y_pred = torch.func.functional_call(self, {**dict(zip(keys, params)), **state}, (x,),
+                                                    {"training": True})
+                penalties = [reg(v if k is None else params[k]) for k, v, reg in regularized]
+                total, parts = self._loss_and_parts(y, y_pred, sample_weight, penalties)
+                return total, (y_pred, parts)
+
             self._cuda_graphs = self._device().type == "cuda"
             mode = "reduce-overhead" if self._cuda_graphs else None
-            self._compiled_forward = torch.compile(self._forward_and_loss, mode=mode)
-        return self._compiled_forward
+            graph = torch.compile(torch.func.grad_and_value(loss_of, has_aux=True), mode=mode)
+            self._compiled_step = [ids, graph, state, "new"]
+        compiled, unused = self._compiled_step, seen[1]
+        if compiled[3] == "failed":
+            return None
+
+        def step(x: Any, y: Any, sample_weight: Any) -> Any:
+            _, graph, state, status = compiled
+            if self._cuda_graphs:  # the last step's graph outputs may be overwritten from here on
+                torch.compiler.cudagraph_mark_step_begin()
+            params = [v.detach() for v in variables]
+            if status == "traced":
+                grads, (loss, (y_pred, parts)) = graph(params, state, x, y, sample_weight)
+            else:
+                try:  # the first call traces the step; a model it cannot trace trains eagerly instead
+                    grads, (loss, (y_pred, parts)) = graph(params, state, x, y, sample_weight)
+                except Exception as err:  # noqa: BLE001 - an eager step re-raises errors in the data itself
+                    reason = (str(err).strip().splitlines() or [""])[0]
+                    warnings.warn(f"jit_compile=True could not compile this model's train step as one graph, so "
+                                  f"it runs eagerly ({type(err).__name__}: {reason}). Compile with "
+                                  "jit_compile=False to silence this.", RuntimeWarning, stacklevel=4)
+                    compiled[3] = "failed"
+                    return None
+                compiled[3] = "traced"
+            grads = list(grads)
+            for i in unused:
+                grads[i] = None
+            return grads, loss, y_pred, parts
+
+        return step
 
     def _train_variables(self) -> list[torch.nn.Parameter]:
         cached = getattr(self, "_train_vars_cache", None)
