@@ -63,9 +63,8 @@ class Model(Trainer, Layer):
         self._output_loss_trackers: list[Any] = []
         self._compile_built = False
         self._compile_config: dict[str, Any] = {}
-        self._compiled_step: Any = None  # (ids of the variables, the compiled gradient function)
+        self._compiled_step: Any = None  # the jit_compile=True gradient step (training/compiled_step.py)
         self._unused_variables: Any = None  # (ids of the variables, indices the last eager step found unused)
-        self._cuda_graphs = False  # set when jit_compile=True compiles the step for a model on CUDA
 
     # ------------------------------------------------------------------ structure
     def call(self, inputs: Any, training: bool | None = None) -> Any:

@@ -6,7 +6,6 @@ gradients (eagerly with autograd, or as one torch.compile'd graph with jit_compi
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
@@ -14,6 +13,7 @@ import torch
 from plait import metrics as metrics_mod
 from plait.data.adapter import unpack_x_y_sample_weight
 from plait.data.tree import leaves
+from plait.training.compiled_step import CompiledGradients
 from plait.training.logs import LazyLogs
 
 
@@ -87,7 +87,7 @@ class Trainer:
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         variables = self._train_variables()
         compiled = self._compiled_gradients(variables) if self._compile_built and self.jit_compile is True else None
-        result = None if compiled is None else compiled(x, y, sample_weight)
+        result = None if compiled is None else compiled(variables, x, y, sample_weight)
         grads: Any = None
         if result is not None:
             grads, loss, y_pred, parts = result
@@ -104,8 +104,8 @@ class Trainer:
         elif variables:
             if grads is None:
                 grads = torch.autograd.grad(loss, variables, allow_unused=True)
-                # What this eager step found unused keeps a None gradient in compiled steps too.
-                self._unused_variables = (tuple(map(id, variables)), [i for i, g in enumerate(grads) if g is None])
+                if self.jit_compile is True:  # what this eager step found unused keeps a None gradient there too
+                    self._unused_variables = (tuple(map(id, variables)), [i for i, g in enumerate(grads) if g is None])
             self.optimizer.apply(list(grads), variables)
         self._track_loss(loss, x)
         with torch.no_grad():
@@ -117,81 +117,17 @@ class Trainer:
         total, parts = self._loss_and_parts(y, y_pred, sample_weight)
         return y_pred, total, parts
 
-    def _compiled_gradients(self, variables: list[torch.nn.Parameter]) -> Any:
-        """`fn(x, y, sample_weight) -> (grads, loss, y_pred, parts)`: forward, loss and backward in one graph.
-
-        None (an eager step) while this variable list has had no eager step, which finds the unused
-        variables, or when the model could not be traced; `fn` itself returns None if its first call, which
-        traces the step, fails: that step then runs eagerly, and so do the later ones, with a warning.
-
-        With jit_compile=True, torch.compile traces `torch.func.grad_and_value` of forward+loss, with the
-        trainable variables as inputs (`torch.func.functional_call`). Forward and backward then form one
-        graph without autograd's runtime wrappers, which on small steps cost more than they save. The
-        optimizer stays outside, with its fused kernels, so both paths apply the same update rule; a
-        variable unused in the eager step keeps a None gradient, as in eager mode. On CUDA the graph is
-        replayed as a CUDA graph (torch.compile's 'reduce-overhead' mode), which removes the per-kernel
-        launch cost that dominates small steps; its outputs live until the next step, which has used them
-        (optimizer, loss tracker, metrics) by then.
-        """
+    def _compiled_gradients(self, variables: list[torch.nn.Parameter]) -> CompiledGradients | None:
+        """The jit_compile=True gradient step for these variables; None where this step must run eagerly:
+        no eager step has yet found which of these variables are unused, or the model could not be traced."""
         ids = tuple(map(id, variables))
         seen = self._unused_variables
         if not variables or seen is None or seen[0] != ids:
             return None
-        if self._compiled_step is None or self._compiled_step[0] != ids:
-            names = {id(p): n for n, p in self.named_parameters()}
-            missing = [v for v in variables if id(v) not in names]
-            if missing:
-                raise ValueError(f"jit_compile=True needs every trainable variable to be a parameter of the model; "
-                                 f"{len(missing)} are not (e.g. shape {tuple(missing[0].shape)}). Register them "
-                                 "with add_weight, or compile with jit_compile=False.")
-            keys = [names[i] for i in ids]
-            position = {i: k for k, i in enumerate(ids)}
-            # Non-trainable weights and buffers go in as plain inputs: a layer may update them in place (the
-            # moving statistics of BatchNormalization), which a gradient transform allows only on its inputs.
-            state = {n: t for n, t in [*self.named_parameters(), *self.named_buffers()] if id(t) not in position}
-            # The regularizers hold the model's own weights: the graph scores the traced ones in their place.
-            regularized = [(position.get(id(v)), v, reg) for v, reg in self._regularized_weights()]
-
-            def loss_of(params: list[torch.Tensor], state: dict[str, torch.Tensor], x: Any, y: Any,
-                        sample_weight: Any) -> Any:
-                y_pred = torch.func.functional_call(self, {**dict(zip(keys, params)), **state}, (x,),
-                                                    {"training": True})
-                penalties = [reg(v if k is None else params[k]) for k, v, reg in regularized]
-                total, parts = self._loss_and_parts(y, y_pred, sample_weight, penalties)
-                return total, (y_pred, parts)
-
-            self._cuda_graphs = self._device().type == "cuda"
-            mode = "reduce-overhead" if self._cuda_graphs else None
-            graph = torch.compile(torch.func.grad_and_value(loss_of, has_aux=True), mode=mode)
-            self._compiled_step = [ids, graph, state, "new"]
-        compiled, unused = self._compiled_step, seen[1]
-        if compiled[3] == "failed":
-            return None
-
-        def step(x: Any, y: Any, sample_weight: Any) -> Any:
-            _, graph, state, status = compiled
-            if self._cuda_graphs:  # the last step's graph outputs may be overwritten from here on
-                torch.compiler.cudagraph_mark_step_begin()
-            params = [v.detach() for v in variables]
-            if status == "traced":
-                grads, (loss, (y_pred, parts)) = graph(params, state, x, y, sample_weight)
-            else:
-                try:  # the first call traces the step; a model it cannot trace trains eagerly instead
-                    grads, (loss, (y_pred, parts)) = graph(params, state, x, y, sample_weight)
-                except Exception as err:  # noqa: BLE001 - an eager step re-raises errors in the data itself
-                    reason = (str(err).strip().splitlines() or [""])[0]
-                    warnings.warn(f"jit_compile=True could not compile this model's train step as one graph, so "
-                                  f"it runs eagerly ({type(err).__name__}: {reason}). Compile with "
-                                  "jit_compile=False to silence this.", RuntimeWarning, stacklevel=4)
-                    compiled[3] = "failed"
-                    return None
-                compiled[3] = "traced"
-            grads = list(grads)
-            for i in unused:
-                grads[i] = None
-            return grads, loss, y_pred, parts
-
-        return step
+        step = self._compiled_step
+        if step is None or step.ids != ids:
+            step = self._compiled_step = CompiledGradients(self, variables, seen[1])
+        return None if step.failed else step
 
     def _train_variables(self) -> list[torch.nn.Parameter]:
         cached = getattr(self, "_train_vars_cache", None)

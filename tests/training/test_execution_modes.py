@@ -23,7 +23,9 @@ def _run(jit_compile, epochs=3, output="logits", samples=96, device=None):
     model.compile(optimizer="adam", loss=plait.losses.SparseCategoricalCrossentropy(from_logits=output == "logits"),
                   metrics=["accuracy"], jit_compile=jit_compile)
     history = model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, shuffle=False)
-    assert model._cuda_graphs == (jit_compile is True and model._device().type == "cuda")
+    step = model._compiled_step
+    assert (step is not None) == (jit_compile is True)
+    assert (step is not None and step.cuda_graphs) == (jit_compile is True and model._device().type == "cuda")
     return history.history, model.get_weights()
 
 
