@@ -6,7 +6,8 @@ another's numbers. `bench_fit.py` runs these and prints the tables.
 
 Frameworks: plait, plait_best (jit_compile=True, steps_per_execution=8), torch (hand-written eager loop),
 keras_jax, keras_jax_spe8, keras_torch, tf_keras; and `matmul` (float32 GEMM GFLOP/s, `--libs`).
-`plait <batch> --kind paired` times plait and the torch loop in one process, alternating epochs.
+`plait <batch> --kind paired` times plait default, plait jit+spe=8 and the torch loop in one process,
+alternating epochs.
 
 Example:
     python benchmarks/_fit_jobs.py torch 128 --samples 6000 --epochs 1 --warmup 1
@@ -254,23 +255,26 @@ def torch_epoch_fn(batch: int, x: Any, y: Any, *, model: str) -> Callable[[], tu
 
 
 def fit_paired(batch: int, x: Any, y: Any, *, model: str, rounds: int) -> dict[str, Any]:
-    """plait default and the hand-written loop in one process, one epoch each in turn, `rounds` times.
+    """plait default, plait at its best settings (jit_compile=True, steps_per_execution=8) and the hand-written
+    loop in one process, one epoch each in turn (the order rotating every round), `rounds` times.
 
-    Both see the same moments of a shared machine, so their ratio is far steadier than that of two jobs
+    All three see the same moments of a shared machine, so their ratios are far steadier than those of jobs
     run a minute apart. Reports each one's fastest epoch and the median of the per-round ratios.
     """
     sys.path.insert(0, str(REPO))
     import plait
 
-    plait.set_random_seed(0)
-    net = _keras_style_model(plait, model)
-    net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    def plait_epoch_fn(**options: Any) -> Callable[[], float]:
+        plait.set_random_seed(0)
+        net = _keras_style_model(plait, model)
+        net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
+        timer = _epoch_timer(plait.callbacks.Callback)
 
-    timer = _epoch_timer(plait.callbacks.Callback)
+        def epoch() -> float:  # the epoch alone: fit's one-off data checks are outside it
+            net.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
+            return timer.ends[-1] - timer.begins[-1]
 
-    def plait_epoch() -> float:  # the epoch alone: fit's one-off data checks are outside it
-        net.fit(x, y, batch_size=batch, epochs=1, verbose=0, callbacks=[timer])
-        return timer.ends[-1] - timer.begins[-1]
+        return epoch
 
     torch_epoch = torch_epoch_fn(batch, x, y, model=model)
 
@@ -279,17 +283,25 @@ def fit_paired(batch: int, x: Any, y: Any, *, model: str, rounds: int) -> dict[s
         torch_epoch()
         return time.perf_counter() - start
 
-    plait_epoch(), torch_seconds()  # warm-up
-    times: dict[str, list[float]] = {"plait": [], "torch": []}
+    runs = {"plait": plait_epoch_fn(), "plait_best": plait_epoch_fn(jit_compile=True, steps_per_execution=8),
+            "torch": torch_seconds}
+    for run in runs.values():  # warm-up (and compilation)
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
     for r in range(rounds):
-        order = (("plait", plait_epoch), ("torch", torch_seconds))
-        for name, run in (order if r % 2 == 0 else order[::-1]):
-            times[name].append(run())
+        for name in names[r % 3:] + names[:r % 3]:
+            times[name].append(runs[name]())
     n = x.shape[0]
-    ratios = sorted(t / p for p, t in zip(times["plait"], times["torch"]))
-    return {"rounds": rounds, "plait_samples_per_s": n / min(times["plait"]),
-            "torch_samples_per_s": n / min(times["torch"]), "ratio_median": ratios[len(ratios) // 2],
-            "seconds": sum(times["plait"]) + sum(times["torch"])}
+
+    def median_ratio(slower: str, faster: str) -> float:  # median over rounds of time(slower) / time(faster)
+        ratios = sorted(t / p for p, t in zip(times[faster], times[slower]))
+        return ratios[len(ratios) // 2]
+
+    return {"rounds": rounds, **{f"{name}_samples_per_s": n / min(t) for name, t in times.items()},
+            "ratio_median": median_ratio("torch", "plait"), "best_ratio_median": median_ratio("torch", "plait_best"),
+            "jit_vs_default_median": median_ratio("plait", "plait_best"),
+            "seconds": sum(sum(t) for t in times.values())}
 
 
 # ---------------------------------------------------------------------------------------------- infer jobs

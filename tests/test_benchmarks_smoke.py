@@ -65,10 +65,13 @@ def test_fit_jobs_run_and_driver_prints_their_tables() -> None:
     assert "plait at its best (faster of default, jit+spe=8) >= Keras 3 + JAX spe=8: b=32: n/a" in targets
     assert "boom" in bench_fit.errors_section(records)
     paired = {"framework": "plait", "kind": "paired", "model": "mlp", "batch": 32, "plait_samples_per_s": 2000.0,
-              "torch_samples_per_s": 1000.0, "ratio_median": 1.5}
-    assert "2.00x" in bench_fit.paired_section([paired], [32]) and "1.50x" in bench_fit.paired_section([paired], [32])
-    assert "paired in one process (median of rounds): b=32: 1.50x ok" in bench_fit.targets_section(
-        [*records, paired], [32], limit=1e6)
+              "plait_best_samples_per_s": 3000.0, "torch_samples_per_s": 1000.0, "ratio_median": 1.5,
+              "best_ratio_median": 2.5, "jit_vs_default_median": 1.25}
+    section = bench_fit.paired_section([paired], [32])
+    assert all(cell in section for cell in ("2.0k", "3.0k", "1.0k", "1.50x", "2.50x", "1.25x"))
+    targets = bench_fit.targets_section([*records, paired], [32], limit=1e6)
+    assert "paired in one process (median of rounds): b=32: 1.50x ok" in targets
+    assert "jit_compile=True, spe=8 over plait default, paired: b=32: 1.25x" in targets
     # With --rounds, the tables use each contestant's fastest round.
     slower = {**fit_records["torch"], "samples_per_s": fit_records["torch"]["samples_per_s"] / 2}
     best = bench_fit._find([slower, fit_records["torch"]], framework="torch", kind="fit", model="mlp", batch=32)
@@ -85,11 +88,12 @@ def test_infer_job_reports_both_rates(framework: str) -> None:
     assert record["evaluate_samples_per_s"] > 0 and record["predict_samples_per_s"] > 0
 
 
-def test_paired_job_times_plait_and_the_torch_loop_in_one_process() -> None:
+def test_paired_job_times_plait_both_ways_and_the_torch_loop_in_one_process() -> None:
     args = _fit_jobs.parse_args(["plait", "32", "--kind", "paired", "--samples", "96", "--epochs", "2"])
     record = _fit_jobs.run_job(args)
     assert record["rounds"] == 2 and record["plait_samples_per_s"] > 0 and record["torch_samples_per_s"] > 0
-    assert record["ratio_median"] > 0
+    assert record["plait_best_samples_per_s"] > 0
+    assert record["ratio_median"] > 0 and record["best_ratio_median"] > 0 and record["jit_vs_default_median"] > 0
     with pytest.raises(ValueError, match="paired job runs plait"):
         _fit_jobs.run_job(_fit_jobs.parse_args(["torch", "32", "--kind", "paired", "--samples", "96"]))
 
