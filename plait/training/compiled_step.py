@@ -32,19 +32,16 @@ class CompiledGradients:
     """
 
     def __init__(self, model: Any, variables: list[torch.nn.Parameter], unused: list[int]) -> None:
-        names = {id(p): n for n, p in model.named_parameters()}
-        missing = [v for v in variables if id(v) not in names]
-        if missing:
-            raise ValueError(f"jit_compile=True needs every trainable variable to be a parameter of the model; "
-                             f"{len(missing)} are not (e.g. shape {tuple(missing[0].shape)}). Register them with "
-                             "add_weight, or compile with jit_compile=False.")
+        names = {id(p): n for n, p in model.named_parameters()}  # trainable_weights are the model's parameters
         self.ids = tuple(map(id, variables))
         self.unused = unused
         self.failed = False
         self._traced = False
+        self._model = model
+        self._state_for: list[torch.nn.Parameter] | None = None  # the variable list `_state` was read for
+        self._state: dict[str, torch.Tensor] = {}
         keys = [names[i] for i in self.ids]
         position = {i: k for k, i in enumerate(self.ids)}
-        self._state = {n: t for n, t in [*model.named_parameters(), *model.named_buffers()] if id(t) not in position}
         regularized = [(position.get(id(v)), v, reg) for v, reg in model._regularized_weights()]
 
         def loss_of(params: list[torch.Tensor], state: dict[str, torch.Tensor], x: Any, y: Any,
@@ -61,6 +58,11 @@ class CompiledGradients:
     def __call__(self, variables: list[torch.nn.Parameter], x: Any, y: Any, sample_weight: Any) -> Any:
         if self.cuda_graphs:  # the last step's graph outputs may be overwritten from here on
             torch.compiler.cudagraph_mark_step_begin()
+        if variables is not self._state_for:  # once per fit (a new variable list): module.to() swaps buffers
+            trainable = set(self.ids)
+            self._state = {n: t for n, t in [*self._model.named_parameters(), *self._model.named_buffers()]
+                           if id(t) not in trainable}
+            self._state_for = variables
         args = ([v.detach() for v in variables], self._state, x, y, sample_weight)
         if self._traced:
             grads, (loss, (y_pred, parts)) = self._graph(*args)
