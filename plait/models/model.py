@@ -151,8 +151,8 @@ class Model(Trainer, Layer):
             metrics: A list (or per-output list/dict) of metric ids or instances, e.g. ['accuracy'].
             weighted_metrics: Metrics that receive `sample_weight`/`class_weight`.
             run_eagerly, steps_per_execution, jit_compile: execution options (eager by default).
-                `jit_compile=True` compiles forward and loss with torch.compile, replayed as CUDA graphs
-                for a model on CUDA; `steps_per_execution=N` fires the batch hooks once per N batches.
+                `jit_compile=True` compiles forward, loss and backward as one torch.compile'd graph (CUDA
+                graphs for a model on CUDA); `steps_per_execution=N` fires the batch hooks once per N batches.
         """
         if jit_compile not in _JIT_CHOICES:
             raise ValueError(f"jit_compile must be 'auto', True or False, got {jit_compile!r}.")
