@@ -290,7 +290,7 @@ def fit_paired(batch: int, x: Any, y: Any, *, model: str, rounds: int) -> dict[s
     times: dict[str, list[float]] = {name: [] for name in runs}
     names = list(runs)
     for r in range(rounds):
-        for name in names[r % 3:] + names[:r % 3]:
+        for name in names[r % len(names):] + names[:r % len(names)]:
             times[name].append(runs[name]())
     n = x.shape[0]
 

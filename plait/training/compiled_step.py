@@ -64,19 +64,18 @@ class CompiledGradients:
                            if id(t) not in trainable}
             self._state_for = variables
         args = ([v.detach() for v in variables], self._state, x, y, sample_weight)
-        if self._traced:
+        try:
             grads, (loss, (y_pred, parts)) = self._graph(*args)
-        else:
-            try:
-                grads, (loss, (y_pred, parts)) = self._graph(*args)
-            except Exception as err:  # noqa: BLE001 - the eager step that follows re-raises errors in the data
-                reason = (str(err).strip().splitlines() or [""])[0]
-                warnings.warn(f"jit_compile=True could not compile this model's train step as one graph, so it "
-                              f"runs eagerly ({type(err).__name__}: {reason}). Compile with jit_compile=False to "
-                              "silence this.", RuntimeWarning, stacklevel=4)
-                self.failed = True
-                return None
-            self._traced = True
+        except Exception as err:  # noqa: BLE001 - the eager step that follows re-raises errors in the data
+            if self._traced:  # only the first call, which traces the step, falls back
+                raise
+            reason = (str(err).strip().splitlines() or [""])[0]
+            warnings.warn(f"jit_compile=True could not compile this model's train step as one graph, so it "
+                          f"runs eagerly ({type(err).__name__}: {reason}). Compile with jit_compile=False to "
+                          "silence this.", RuntimeWarning, stacklevel=4)
+            self.failed = True
+            return None
+        self._traced = True
         grads = list(grads)
         for i in self.unused:
             grads[i] = None
