@@ -1,5 +1,6 @@
 """Test-suite settings shared by every test."""
 import os
+import tempfile
 
 import pytest
 import torch
@@ -10,6 +11,14 @@ from plait.utils import progbar as progbar_module
 # cores and make the many tiny ops in these tests 10x slower. One thread per worker is the fast setting.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
+
+# torch.compile's on-disk cache does not key its C++ kernels on ATEN_CPU_CAPABILITY: a run forced to AVX2
+# (as `make test-isa` does) then loads AVX-512 kernels built by the native run, or the other way round,
+# which corrupts memory (seen with torch 2.13 on an AVX-512 Xeon). One cache per instruction set avoids it.
+if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    _user = "".join(ch for ch in os.environ.get("USER", "") if ch.isalnum()) or str(os.getuid())
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
+        tempfile.gettempdir(), f"torchinductor_{_user}_{torch.backends.cpu.get_cpu_capability().lower()}")
 
 
 class FakeClock:
