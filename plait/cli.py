@@ -14,7 +14,7 @@ def _load_digits() -> tuple:
         from sklearn.model_selection import train_test_split
     except ImportError:
         raise SystemExit("plait quickstart uses scikit-learn's bundled digits data set. Install it with "
-                         "`pip install 'plait[examples]'` (or `pip install scikit-learn`).") from None
+                         "`pip install scikit-learn` (or, in a plait checkout, `pip install '.[examples]'`).") from None
     digits = load_digits()
     x = (digits.data / 16.0).astype("float32")
     y = digits.target.astype("int64")
@@ -48,16 +48,27 @@ def quickstart(epochs: int = 20, seed: int = 0, verbose: str | int = "auto") -> 
     return results
 
 
-def report(model_path: str, data_path: str, output: str = "report.html", *, target: str | None = None,
+_DEFAULT_REPORT = "report.html"
+
+
+def report(model_path: str, data_path: str, output: str | None = None, *, target: str | None = None,
            x_key: str = "x", y_key: str = "y", threshold: float = 0.5, batch_size: int | None = None,
            n_bootstrap: int = 1000) -> str:
-    """Evaluates a saved model on a data file (CSV or .npz), prints the report and writes it as HTML."""
+    """Evaluates a saved model on a data file (CSV or .npz), prints the report and writes it as HTML.
+
+    `output` defaults to report.html, which is never overwritten unless it is named explicitly.
+    """
     import plait
     from plait.evaluation.datafile import load_data_file
 
     for what, path in (("model", model_path), ("data", data_path)):
         if not os.path.exists(path):
             raise SystemExit(f"plait report: no {what} file at {path!r}.")
+    if output is None:
+        output = _DEFAULT_REPORT
+        if os.path.exists(output):
+            raise SystemExit(f"plait report: {output} already exists, and it is not overwritten unless you say so: "
+                             f"pass -o {output} to replace it, or -o another.html.")
     try:
         x, y = load_data_file(data_path, target=target, x_key=x_key, y_key=y_key)
     except ValueError as err:
@@ -70,9 +81,18 @@ def report(model_path: str, data_path: str, output: str = "report.html", *, targ
     return path
 
 
+def _version() -> str:
+    import torch
+
+    import plait
+
+    return f"plait {plait.__version__} (torch {torch.__version__}, Python {sys.version.split()[0]})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plait", description="Keras-style deep learning on PyTorch.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="store_true", help="print plait's, torch's and Python's versions")
+    sub = parser.add_subparsers(dest="command")
     qs = sub.add_parser("quickstart", help="train a small classifier on the bundled handwritten digits")
     qs.add_argument("--epochs", type=int, default=20)
     qs.add_argument("--seed", type=int, default=0)
@@ -80,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp = sub.add_parser("report", help="evaluate a saved model on a CSV or .npz file and write an HTML report")
     rp.add_argument("model", help="a model saved with model.save(path)")
     rp.add_argument("data", help="a .csv table (target: last column, or --target) or a .npz with arrays x and y")
-    rp.add_argument("-o", "--output", default="report.html", help="where to write the HTML report")
+    rp.add_argument("-o", "--output", default=None,
+                    help="where to write the HTML report (default report.html, never overwritten unless named)")
     rp.add_argument("--target", default=None, help="CSV target column, by header name or index (default: last)")
     rp.add_argument("--x-key", default="x", help="name of the features array in a .npz file")
     rp.add_argument("--y-key", default="y", help="name of the targets array in a .npz file")
@@ -88,6 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("--batch-size", type=int, default=None)
     rp.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals (0: none)")
     args = parser.parse_args(argv)
+    if args.version:
+        print(_version())
+        return 0
+    if args.command is None:  # `plait` or `python -m plait` alone: say what there is
+        parser.print_help()
+        return 0
     if args.command == "quickstart":
         verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
         quickstart(epochs=args.epochs, seed=args.seed, verbose=verbose)
