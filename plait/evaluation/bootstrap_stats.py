@@ -3,6 +3,11 @@
 Each resample is a vector of counts (how often each sample was drawn); the statistics are computed for a
 whole chunk of resamples at once, as count-weighted versions of the same formulas: weighted confusion
 matrices for accuracy and F1, and `plait.metrics`' exact ROC/PR areas with the counts as sample weights.
+The jackknife behind BCa's acceleration reuses the same formulas with 0/1 weights (a group left out).
+
+The intervals are BCa (bias-corrected and accelerated) by default, percentile with `ci_method='percentile'`;
+an interval whose BCa is undefined (see `stats.bca_levels`) falls back to percentile, and
+`report.interval_methods` records which method produced each interval.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from plait.evaluation.stats import bootstrap, percentile_interval
+from plait.evaluation.stats import bca_interval, bootstrap, jackknife, percentile_interval
 from plait.metrics.auc import exact_average_precision, exact_roc_auc
 
 
@@ -70,12 +75,31 @@ def classification_statistics(report: Any) -> tuple[Any, dict[str, float]]:
     return statistics, points
 
 
-def classification_intervals(report: Any) -> dict[str, tuple[float, float]]:
+def intervals(statistics: Any, report: Any) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """(name -> (low, high), name -> 'bca' or 'percentile') for the report's settings (n_bootstrap,
+    confidence, seed, ci_method); empty with n_bootstrap=0."""
     if report.n_bootstrap == 0:
-        return {}
-    statistics, points = classification_statistics(report)
-    samples = bootstrap(statistics, report.y_true.shape[0], report.n_bootstrap, report.seed)
-    return {name: percentile_interval(samples[name], points[name], report.confidence) for name in points}
+        return {}, {}
+    n = int(report.y_true.shape[0])
+    samples = bootstrap(statistics, n, report.n_bootstrap, report.seed)
+    out, methods = {}, {}
+    if report.ci_method == "bca":
+        # The estimate by the same kernel as the resamples, so a resample equal to the data ties exactly.
+        points = {k: float(v[0]) for k, v in statistics(torch.ones(1, n, dtype=torch.float64)).items()}
+        jack = jackknife(statistics, n, report.seed)
+        for name, values in samples.items():
+            interval = bca_interval(values, points[name], jack[name], report.confidence)
+            if interval is not None:
+                out[name], methods[name] = interval, "bca"
+    for name, values in samples.items():
+        if name not in out:
+            out[name], methods[name] = percentile_interval(values, report.confidence), "percentile"
+    return {name: out[name] for name in samples}, {name: methods[name] for name in samples}
+
+
+def classification_intervals(report: Any) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """The bootstrap intervals of a ClassificationReport and the method of each (see `intervals`)."""
+    return intervals(classification_statistics(report)[0], report)
 
 
 def regression_statistics(y_true: np.ndarray, y_pred: np.ndarray) -> Any:
@@ -97,10 +121,6 @@ def regression_statistics(y_true: np.ndarray, y_pred: np.ndarray) -> Any:
     return statistics
 
 
-def regression_intervals(report: Any) -> dict[str, tuple[float, float]]:
-    if report.n_bootstrap == 0:
-        return {}
-    statistics = regression_statistics(report.y_true, report.y_pred)
-    samples = bootstrap(statistics, report.y_true.shape[0], report.n_bootstrap, report.seed)
-    points = {"mse": report.mse, "rmse": report.rmse, "mae": report.mae, "r2": report.r2}
-    return {name: percentile_interval(samples[name], points[name], report.confidence) for name in points}
+def regression_intervals(report: Any) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """The bootstrap intervals of a RegressionReport and the method of each (see `intervals`)."""
+    return intervals(regression_statistics(report.y_true, report.y_pred), report)

@@ -11,8 +11,6 @@ training-time checks (accuracy paradox, overfitting) here.
 """
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -20,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from plait.evaluation.stats import wilson_interval
+from plait.utils.caller import user_stacklevel
 
 
 class PitfallWarning(UserWarning):
@@ -94,22 +93,10 @@ class Finding:
         return f"{self.category.__name__}: {self.message}"
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _user_stacklevel() -> int:
-    """The stacklevel that points a warning at the first frame outside plait (the user's fit call)."""
-    level, frame = 1, sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
-        frame = frame.f_back
-        level += 1
-    return level
-
-
 def emit(findings: Sequence[Finding]) -> None:
     """Issues each finding as its warning class, pointing at the user's code."""
     for finding in findings:
-        warnings.warn(finding.category(finding.message, finding), stacklevel=_user_stacklevel())
+        warnings.warn(finding.category(finding.message, finding), stacklevel=user_stacklevel())
 
 
 _noticed_no_validation = False

@@ -1,7 +1,8 @@
-"""Figures of the evaluation report as PNG bytes: confusion-matrix heat map, ROC and PR curves, learning
-curves, residuals.
+"""Figures of the evaluation report as PNG images: confusion-matrix heat map, ROC and PR curves, learning
+curves, residuals. Each is a `PNGImage`: the PNG file's bytes, which a notebook displays as the figure.
 
-matplotlib is an optional dependency (`pip install 'plait[plot]'`), imported only when a figure is drawn.
+matplotlib is an optional dependency (`pip install matplotlib`, or `pip install '.[plot]'` in a plait checkout),
+imported only when a figure is drawn.
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no global state, no display needed) and
 saved at exactly `figsize * dpi` pixels.
 """
@@ -13,7 +14,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-PLOT_HINT = "pip install 'plait[plot]'"
+from plait.evaluation.png import PNGImage
+
+PLOT_HINT = "pip install matplotlib"  # plait is not on the package index: no 'plait[plot]'
 
 
 def require_matplotlib() -> Any:
@@ -22,7 +25,7 @@ def require_matplotlib() -> Any:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(f"Plotting needs matplotlib, which is not installed. Install it with `{PLOT_HINT}` "
-                          "(or `pip install matplotlib`).") from None
+                          "(or, in a plait checkout, `pip install '.[plot]'`).") from None
     return Figure
 
 
@@ -44,21 +47,20 @@ def _new_figure(figsize: tuple[float, float], dpi: int, ncols: int = 1) -> tuple
     return fig, axes
 
 
-def _finish(fig: Any, path: str | os.PathLike | None) -> bytes:
+def _finish(fig: Any, path: str | os.PathLike | None) -> PNGImage:
     fig.tight_layout()
     buffer = io.BytesIO()
     # No bbox_inches='tight': the image must be exactly figsize * dpi pixels.
     fig.savefig(buffer, format="png", dpi=fig.dpi)
-    data = buffer.getvalue()
+    image = PNGImage(buffer.getvalue())
     if path is not None:
-        with open(os.fspath(path), "wb") as handle:
-            handle.write(data)
-    return data
+        image.save(path)
+    return image
 
 
 def confusion_matrix_png(cm: np.ndarray, labels: Sequence[Any], *, path: str | os.PathLike | None = None,
                          figsize: tuple[float, float] = (6.4, 5.6), dpi: int = 100,
-                         title: str = "Confusion matrix") -> bytes:
+                         title: str = "Confusion matrix") -> PNGImage:
     """Heat map of the confusion matrix, coloured by row share (recall per cell), annotated with counts."""
     cm = np.asarray(cm, dtype=np.float64)
     rows = cm.sum(axis=1, keepdims=True)
@@ -84,7 +86,7 @@ def confusion_matrix_png(cm: np.ndarray, labels: Sequence[Any], *, path: str | o
 
 
 def roc_png(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], *, path: str | os.PathLike | None = None,
-            figsize: tuple[float, float] = (6.4, 4.8), dpi: int = 100) -> bytes:
+            figsize: tuple[float, float] = (6.4, 4.8), dpi: int = 100) -> PNGImage:
     """ROC curves: `curves` holds (name, false-positive rates, true-positive rates, area)."""
     fig, (ax,) = _new_figure(figsize, dpi)
     for name, fpr, tpr, area in curves:
@@ -101,7 +103,8 @@ def roc_png(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float]], *, path
 
 
 def pr_png(curves: Sequence[tuple[str, np.ndarray, np.ndarray, float, float]], *,
-           path: str | os.PathLike | None = None, figsize: tuple[float, float] = (6.4, 4.8), dpi: int = 100) -> bytes:
+           path: str | os.PathLike | None = None, figsize: tuple[float, float] = (6.4, 4.8),
+           dpi: int = 100) -> PNGImage:
     """Precision-recall curves: (name, recall, precision, average precision, prevalence of the class)."""
     fig, (ax,) = _new_figure(figsize, dpi)
     for name, recall, precision, area, prevalence in curves:
@@ -133,8 +136,16 @@ def _history_dict(history: Any) -> tuple[dict[str, list[float]], list[int]]:
 
 
 def history_png(history: Any, *, metrics: Sequence[str] | None = None, path: str | os.PathLike | None = None,
-                figsize: tuple[float, float] | None = None, dpi: int = 100) -> bytes:
+                figsize: tuple[float, float] | None = None, dpi: int = 100) -> PNGImage:
     """Learning curves: one panel per metric (loss first), training and validation, best epoch marked."""
+    return _finish(history_figure(history, metrics=metrics, figsize=figsize, dpi=dpi), path)
+
+
+def history_figure(history: Any, *, metrics: Sequence[str] | None = None,
+                   figsize: tuple[float, float] | None = None, dpi: int = 100) -> Any:
+    """The matplotlib Figure behind `history_png` (epochs on an integer axis)."""
+    from matplotlib.ticker import MaxNLocator
+
     logs, epochs = _history_dict(history)
     names = list(metrics) if metrics is not None else [k for k in logs if not k.startswith("val_")]
     names = [n for n in names if n in logs and np.size(logs[n]) and np.ndim(logs[n][0]) == 0]
@@ -155,14 +166,15 @@ def history_png(history: Any, *, metrics: Sequence[str] | None = None, path: str
                 ax.annotate(f"best epoch {x[best]}", (x[best], val[best]), textcoords="offset points",
                             xytext=(5, 10), fontsize=8)
         ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers: no 1.5 tick
         ax.set_title(name)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    return _finish(fig, path)
+    return fig
 
 
 def residuals_png(y_true: np.ndarray, y_pred: np.ndarray, *, path: str | os.PathLike | None = None,
-                  figsize: tuple[float, float] = (10.0, 4.2), dpi: int = 100) -> bytes:
+                  figsize: tuple[float, float] = (10.0, 4.2), dpi: int = 100) -> PNGImage:
     """Residuals (true - predicted) against the prediction, and predicted against true values."""
     y_true, y_pred = np.asarray(y_true, dtype=np.float64).ravel(), np.asarray(y_pred, dtype=np.float64).ravel()
     residuals = y_true - y_pred

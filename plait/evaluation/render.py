@@ -10,15 +10,33 @@ from typing import Any
 import numpy as np
 
 from plait.evaluation import plots
+from plait.evaluation.png import PNGImage
 
 MAX_CURVES = 10  # one-vs-rest curves drawn for at most this many classes
+
+
+METHOD_NAMES = {"bca": "BCa", "percentile": "percentile"}
 
 
 def _interval(report: Any, name: str) -> str:
     lo, hi = report.intervals.get(name, (float("nan"), float("nan")))
     if not np.isfinite(lo):
         return ""
-    return f" ({report.confidence:.0%} CI {lo:.3f}-{hi:.3f})"
+    method = METHOD_NAMES[report.interval_methods.get(name, "percentile")]
+    return f" ({report.confidence:.0%} {method} CI {lo:.3f}-{hi:.3f})"
+
+
+def interval_note(report: Any) -> str:
+    """One sentence on how the intervals were made, e.g. '95% BCa bootstrap intervals (1000 resamples).'"""
+    if not report.intervals:
+        return "No confidence intervals (n_bootstrap=0)." if report.n_bootstrap == 0 else ""
+    used = set(report.interval_methods.values())
+    label = METHOD_NAMES[report.ci_method]
+    text = f"{report.confidence:.0%} {label} bootstrap intervals ({report.n_bootstrap} resamples"
+    if report.ci_method == "bca" and "percentile" in used:
+        fallback = ", ".join(n for n, m in report.interval_methods.items() if m == "percentile")
+        text += f"; percentile where BCa is undefined: {fallback}"
+    return text + ")."
 
 
 def _fmt(value: Any) -> str:
@@ -47,6 +65,7 @@ def classification_text(report: Any) -> str:
         kind = "" if report.is_binary else " (macro one-vs-rest)"
         lines.append(f"ROC-AUC{kind} {_fmt(report.roc_auc)}{_interval(report, 'roc_auc')}")
         lines.append(f"PR-AUC (average precision){kind} {_fmt(report.pr_auc)}{_interval(report, 'pr_auc')}")
+    lines += [note for note in [interval_note(report)] if note]
     if report.scores is not None and report.is_binary and report.curve_classes():
         lines += ["", f"Thresholds (predict {report.class_names[-1]} when its probability > threshold; "
                       "report.threshold_for(recall=...) picks one):",
@@ -66,6 +85,7 @@ def regression_text(report: Any) -> str:
     lines = [f"Regression report ({report.num_samples} samples, {report.y_true.shape[1]} output(s))", ""]
     for label, name in (("MSE", "mse"), ("RMSE", "rmse"), ("MAE", "mae"), ("R2", "r2")):
         lines.append(f"{label:>5} {getattr(report, name):.4g}{_interval(report, name)}")
+    lines += [note for note in [interval_note(report)] if note]
     residuals = report.residuals
     lines += [f"Baseline MSE (always predicting the mean): {report.baseline_mse:.4g}",
               f"Residuals (true - predicted): mean {residuals.mean():.4g}, std {residuals.std():.4g}, "
@@ -80,7 +100,7 @@ def _diagnostics_text(report: Any) -> list[str]:
 
 
 # ------------------------------------------------------------------ figures
-def roc_figure(report: Any, path: Any = None, **kwargs: Any) -> bytes:
+def roc_figure(report: Any, path: Any = None, **kwargs: Any) -> PNGImage:
     curves = []
     for c in report.curve_classes()[:MAX_CURVES]:
         curve = report.curve(c)
@@ -90,7 +110,7 @@ def roc_figure(report: Any, path: Any = None, **kwargs: Any) -> bytes:
     return plots.roc_png(curves, path=path, **kwargs)
 
 
-def pr_figure(report: Any, path: Any = None, **kwargs: Any) -> bytes:
+def pr_figure(report: Any, path: Any = None, **kwargs: Any) -> PNGImage:
     curves = []
     for c in report.curve_classes()[:MAX_CURVES]:
         curve = report.curve(c)
@@ -107,14 +127,14 @@ def _class_label(report: Any, c: int) -> str:
     return f"class {name}"
 
 
-def _history_figure(report: Any) -> dict[str, bytes]:
+def _history_figure(report: Any) -> dict[str, PNGImage]:
     if report.history is None:
         return {}
     logs = report.history if isinstance(report.history, dict) else report.history.history
     return {"Learning curves": plots.history_png(report.history)} if logs else {}
 
 
-def classification_figures(report: Any) -> dict[str, bytes]:
+def classification_figures(report: Any) -> dict[str, PNGImage]:
     if not plots.has_matplotlib():
         return {}
     figures = {"Confusion matrix": report.plot_confusion_matrix()}
@@ -125,7 +145,7 @@ def classification_figures(report: Any) -> dict[str, bytes]:
     return figures
 
 
-def regression_figures(report: Any) -> dict[str, bytes]:
+def regression_figures(report: Any) -> dict[str, PNGImage]:
     if not plots.has_matplotlib():
         return {}
     return {"Residuals": report.plot_residuals(), **_history_figure(report)}
@@ -168,9 +188,21 @@ def _headline_rows(report: Any, names: list[tuple[str, str]]) -> list[list[Any]]
         value = report.summary().get(key)
         if value is None:
             continue
-        lo, hi = report.intervals.get(key, (float("nan"), float("nan")))
-        rows.append([label, _fmt(value), f"{lo:.3f} - {hi:.3f}" if np.isfinite(lo) else ""])
+        rows.append([label, _fmt(value), _interval_cell(report, key, "{:.3f}")])
     return rows
+
+
+def _interval_cell(report: Any, key: str, fmt: str) -> str:
+    lo, hi = report.intervals.get(key, (float("nan"), float("nan")))
+    if not np.isfinite(lo):
+        return ""
+    method = report.interval_methods.get(key, "percentile")
+    mark = f" ({METHOD_NAMES[method]})" if method != report.ci_method else ""
+    return f"{fmt.format(lo)} - {fmt.format(hi)}{mark}"
+
+
+def _ci_header(report: Any) -> str:
+    return f"{report.confidence:.0%} {METHOD_NAMES[report.ci_method]} bootstrap interval"
 
 
 def _figures_html(report: Any) -> str:
@@ -191,7 +223,7 @@ def _figures_html(report: Any) -> str:
 
 
 def _classification_body(report: Any) -> str:
-    ci = f"{report.confidence:.0%} CI"
+    ci = _ci_header(report)
     headline = _headline_rows(report, [("Accuracy", "accuracy"), ("Majority-class baseline", "baseline"),
                                        ("Macro F1", "macro_f1"), ("ROC-AUC", "roc_auc"), ("PR-AUC", "pr_auc")])
     per_class = [[n, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1-score']:.3f}", v["support"]]
@@ -203,6 +235,7 @@ def _classification_body(report: Any) -> str:
              f"classes; baseline = always predicting class {html.escape(report.baseline_class)}</p>",
              "<h2>Diagnostics</h2>", _diagnostics_html(report),
              "<h2>Headline metrics</h2>", _table(["Metric", "Value", ci], headline),
+             f"<p class='meta'>{html.escape(interval_note(report))}</p>",
              "<h2>Figures</h2>", _figures_html(report),
              "<h2>Per class</h2>", _table(["Class", "Precision", "Recall", "F1", "Support"], per_class),
              "<h2>Confusion matrix</h2>", _table(["", *[f"pred {n}" for n in report.class_names]], cm_rows)]
@@ -215,15 +248,14 @@ def _classification_body(report: Any) -> str:
 
 
 def _regression_body(report: Any) -> str:
-    ci = f"{report.confidence:.0%} CI"
-    rows = []
-    for label, key in (("MSE", "mse"), ("RMSE", "rmse"), ("MAE", "mae"), ("R2", "r2")):
-        lo, hi = report.intervals.get(key, (float("nan"), float("nan")))
-        rows.append([label, f"{getattr(report, key):.4g}", f"{lo:.4g} - {hi:.4g}" if np.isfinite(lo) else ""])
+    ci = _ci_header(report)
+    rows = [[label, f"{getattr(report, key):.4g}", _interval_cell(report, key, "{:.4g}")]
+            for label, key in (("MSE", "mse"), ("RMSE", "rmse"), ("MAE", "mae"), ("R2", "r2"))]
     rows.append(["Baseline MSE (predict the mean)", f"{report.baseline_mse:.4g}", ""])
     return "".join([f"<h1>Regression report</h1><p class='meta'>{report.num_samples} samples</p>",
                     "<h2>Diagnostics</h2>", _diagnostics_html(report),
                     "<h2>Metrics</h2>", _table(["Metric", "Value", ci], rows),
+                    f"<p class='meta'>{html.escape(interval_note(report))}</p>",
                     "<h2>Figures</h2>", _figures_html(report)])
 
 

@@ -10,6 +10,7 @@ and agree with `sklearn.metrics.classification_report`.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 from plait import metrics as plait_metrics
 from plait.evaluation import bootstrap_stats, render
 from plait.evaluation.diagnostics import Finding, check_accuracy_paradox
+from plait.evaluation.png import PNGImage
 from plait.evaluation.reports_base import Report
 from plait.evaluation.thresholds import BinaryCurve, ThresholdChoice, binary_curve, threshold_for, threshold_table
 from plait.metrics.auc import exact_average_precision, exact_roc_auc
@@ -91,7 +93,8 @@ class ClassificationReport(Report):
         accuracy, baseline, baseline_class: Accuracy and that of always predicting the majority class.
         roc_auc, pr_auc: Areas under the ROC and precision-recall curves (binary: of class 1; multi-class:
             macro average of one-vs-rest); None without scores.
-        intervals: metric name -> (low, high) bootstrap percentile interval at `confidence`.
+        intervals: metric name -> (low, high) bootstrap interval at `confidence`.
+        interval_methods: metric name -> 'bca' or 'percentile', the method that produced its interval.
         diagnostics: The `Finding`s about this data (accuracy paradox, leakage, and those of the History).
 
     Example:
@@ -104,9 +107,10 @@ class ClassificationReport(Report):
 
     def __init__(self, y_true: Any, y_prob: Any, *, threshold: float = 0.5, labels: Sequence[int] | None = None,
                  class_names: Sequence[Any] | None = None, from_logits: bool = False, history: Any = None,
-                 n_bootstrap: int = 1000, confidence: float = 0.95, seed: int | None = 0,
+                 n_bootstrap: int = 1000, confidence: float = 0.95, seed: int | None = 0, ci_method: str = "bca",
                  diagnostics: Sequence[Finding] = ()) -> None:
-        super().__init__(history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
+        super().__init__(history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed,
+                         ci_method=ci_method)
         self.threshold = float(threshold)
         self.y_true = _true_ids(y_true)
         self.y_pred, self.scores = _scores(y_prob, self.threshold, from_logits)
@@ -118,7 +122,7 @@ class ClassificationReport(Report):
         self.class_names = self._names(class_names)
         self._compute_counts()
         self._compute_areas()
-        self.intervals = bootstrap_stats.classification_intervals(self)
+        self.intervals, self.interval_methods = bootstrap_stats.classification_intervals(self)
         self.diagnostics = list(diagnostics) + check_accuracy_paradox(
             self.confusion_matrix, self.class_names, stage="report", where="this data")
         self.diagnostics += self._history_findings()
@@ -186,8 +190,10 @@ class ClassificationReport(Report):
                 raise ValueError(f"The model has {self.scores.shape[1]} classes: say which one, e.g. "
                                  "threshold_for(recall=0.9, class_id=2) (that class against the rest).")
             class_id = 1
-        if not 0 <= class_id < self.scores.shape[1]:
-            raise ValueError(f"class_id must be in 0..{self.scores.shape[1] - 1}, got {class_id!r}.")
+        if isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer)) \
+                or not 0 <= class_id < self.scores.shape[1]:
+            raise ValueError(f"class_id must be a class id in 0..{self.scores.shape[1] - 1} (one per column of the "
+                             f"scores), got {class_id!r}.")
         return (self.y_true == class_id).astype(np.int64), self.scores[:, class_id]
 
     def curve_classes(self) -> list[int]:
@@ -229,11 +235,12 @@ class ClassificationReport(Report):
             class_id: For multi-class models, the class scored against the rest.
 
         Returns:
-            A `ThresholdChoice` (threshold, precision, recall, F1, counts); pass it to
-            `model.predict_classes(x, threshold=choice)`.
+            A `ThresholdChoice` (threshold, precision, recall, F1, counts, and the class_id it was chosen for);
+            pass it to `model.predict_classes(x, threshold=choice)`, which applies it to that class.
         """
         labels, scores = self.positive_scores(class_id)
-        return threshold_for(labels, scores, recall=recall, precision=precision)
+        choice = threshold_for(labels, scores, recall=recall, precision=precision)
+        return dataclasses.replace(choice, class_id=None if class_id is None else int(class_id))
 
     def threshold_table(self, thresholds: Sequence[float] | None = None, *,
                         class_id: int | None = None) -> list[dict[str, float]]:
@@ -260,27 +267,28 @@ class ClassificationReport(Report):
     def __str__(self) -> str:
         return render.classification_text(self)
 
-    def figures(self) -> dict[str, bytes]:
+    def figures(self) -> dict[str, PNGImage]:
         return render.classification_figures(self)
 
-    def plot_confusion_matrix(self, path: Any = None, **kwargs: Any) -> bytes:
-        """The confusion-matrix heat map as PNG bytes (and written to `path` if given)."""
+    def plot_confusion_matrix(self, path: Any = None, **kwargs: Any) -> PNGImage:
+        """The confusion-matrix heat map as a `PNGImage` (written to `path` if given)."""
         from plait.evaluation.plots import confusion_matrix_png
 
         return confusion_matrix_png(self.confusion_matrix, self.class_names, path=path, **kwargs)
 
-    def plot_roc_curve(self, path: Any = None, **kwargs: Any) -> bytes:
-        """ROC curve(s) as PNG bytes (and written to `path` if given)."""
+    def plot_roc_curve(self, path: Any = None, **kwargs: Any) -> PNGImage:
+        """ROC curve(s) as a `PNGImage` (written to `path` if given)."""
         return render.roc_figure(self, path=path, **kwargs)
 
-    def plot_pr_curve(self, path: Any = None, **kwargs: Any) -> bytes:
-        """Precision-recall curve(s) as PNG bytes (and written to `path` if given)."""
+    def plot_pr_curve(self, path: Any = None, **kwargs: Any) -> PNGImage:
+        """Precision-recall curve(s) as a `PNGImage` (written to `path` if given)."""
         return render.pr_figure(self, path=path, **kwargs)
 
 
 def classification_report(y_true: Any, y_prob: Any, *, threshold: float = 0.5, labels: Sequence[int] | None = None,
                           class_names: Sequence[Any] | None = None, from_logits: bool = False, history: Any = None,
-                          n_bootstrap: int = 1000, confidence: float = 0.95, seed: int | None = 0) -> ClassificationReport:
+                          n_bootstrap: int = 1000, confidence: float = 0.95, seed: int | None = 0,
+                          ci_method: str = "bca") -> ClassificationReport:
     """The evaluation report of a classifier's predictions.
 
     Args:
@@ -295,13 +303,15 @@ def classification_report(y_true: Any, y_prob: Any, *, threshold: float = 0.5, l
         n_bootstrap: Bootstrap resamples for the confidence intervals (0 to skip).
         confidence: Confidence level of the intervals.
         seed: Seed of the resampling (reproducible intervals).
+        ci_method: 'bca' (bias-corrected and accelerated bootstrap, the default; percentile where BCa is
+            undefined) or 'percentile'.
 
     Returns:
         A `ClassificationReport`.
     """
     return ClassificationReport(y_true, y_prob, threshold=threshold, labels=labels, class_names=class_names,
                                 from_logits=from_logits, history=history, n_bootstrap=n_bootstrap,
-                                confidence=confidence, seed=seed)
+                                confidence=confidence, seed=seed, ci_method=ci_method)
 
 
 def _regression_arrays(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +333,8 @@ class RegressionReport(Report):
         mse, rmse, mae, r2: The metrics (R2 averaged uniformly over outputs, as scikit-learn's r2_score).
         baseline_mse: The MSE of always predicting the mean of y_true (R2 = 0 there).
         residuals: y_true - y_pred, shape (samples, outputs).
-        intervals: metric name -> (low, high) bootstrap percentile interval at `confidence`.
+        intervals: metric name -> (low, high) bootstrap interval at `confidence`.
+        interval_methods: metric name -> 'bca' or 'percentile', the method that produced its interval.
         diagnostics: The `Finding`s of the History, if one was given.
 
     Example:
@@ -333,8 +344,10 @@ class RegressionReport(Report):
     """
 
     def __init__(self, y_true: Any, y_pred: Any, *, history: Any = None, n_bootstrap: int = 1000,
-                 confidence: float = 0.95, seed: int | None = 0, diagnostics: Sequence[Finding] = ()) -> None:
-        super().__init__(history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
+                 confidence: float = 0.95, seed: int | None = 0, ci_method: str = "bca",
+                 diagnostics: Sequence[Finding] = ()) -> None:
+        super().__init__(history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed,
+                         ci_method=ci_method)
         self.y_true, self.y_pred = _regression_arrays(y_true, y_pred)
         yt, yp = torch.from_numpy(self.y_true), torch.from_numpy(self.y_pred)
         values = {}
@@ -348,7 +361,7 @@ class RegressionReport(Report):
         self.baseline_mse = float(np.mean((self.y_true - self.y_true.mean(axis=0)) ** 2))
         self.residuals = self.y_true - self.y_pred
         self.num_samples = int(self.y_true.shape[0])
-        self.intervals = bootstrap_stats.regression_intervals(self)
+        self.intervals, self.interval_methods = bootstrap_stats.regression_intervals(self)
         self.diagnostics = list(diagnostics) + self._history_findings()
 
     def to_dict(self) -> dict[str, Any]:
@@ -360,18 +373,19 @@ class RegressionReport(Report):
     def __str__(self) -> str:
         return render.regression_text(self)
 
-    def figures(self) -> dict[str, bytes]:
+    def figures(self) -> dict[str, PNGImage]:
         return render.regression_figures(self)
 
-    def plot_residuals(self, path: Any = None, **kwargs: Any) -> bytes:
-        """Residuals against predictions, and predictions against truth, as PNG bytes (written to `path` if given)."""
+    def plot_residuals(self, path: Any = None, **kwargs: Any) -> PNGImage:
+        """Residuals against predictions, and predictions against truth, as a `PNGImage` (written to `path`
+        if given)."""
         from plait.evaluation.plots import residuals_png
 
         return residuals_png(self.y_true[:, 0], self.y_pred[:, 0], path=path, **kwargs)
 
 
 def regression_report(y_true: Any, y_pred: Any, *, history: Any = None, n_bootstrap: int = 1000,
-                      confidence: float = 0.95, seed: int | None = 0) -> RegressionReport:
+                      confidence: float = 0.95, seed: int | None = 0, ci_method: str = "bca") -> RegressionReport:
     """The evaluation report of a regressor's predictions (see `RegressionReport`).
 
     Args:
@@ -380,9 +394,10 @@ def regression_report(y_true: Any, y_pred: Any, *, history: Any = None, n_bootst
         n_bootstrap: Bootstrap resamples for the confidence intervals (0 to skip).
         confidence: Confidence level of the intervals.
         seed: Seed of the resampling.
+        ci_method: 'bca' (the default; percentile where BCa is undefined) or 'percentile'.
 
     Returns:
         A `RegressionReport`.
     """
     return RegressionReport(y_true, y_pred, history=history, n_bootstrap=n_bootstrap, confidence=confidence,
-                            seed=seed)
+                            seed=seed, ci_method=ci_method)

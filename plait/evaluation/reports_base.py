@@ -5,6 +5,8 @@ import os
 from typing import Any
 
 from plait.evaluation.diagnostics import Finding
+from plait.evaluation.png import PNGImage
+from plait.evaluation.stats import check_ci_method
 
 
 class Report:
@@ -14,12 +16,16 @@ class Report:
         history: The `History` returned by `fit` (learning curves, training diagnostics), or None.
         n_bootstrap: Bootstrap resamples for the confidence intervals; 0 skips them.
         confidence: Confidence level of the intervals, in (0, 1).
-        seed: Seed of the resampling.
+        seed: Seed of the resampling (and of the jackknife's groups).
+        ci_method: 'bca' (bias-corrected and accelerated, the default) or 'percentile'. An interval whose
+            BCa is undefined (e.g. every resample equal) is a percentile interval; `interval_methods` says
+            which method produced each interval.
     """
 
     diagnostics: list[Finding]
 
-    def __init__(self, *, history: Any, n_bootstrap: int, confidence: float, seed: int | None) -> None:
+    def __init__(self, *, history: Any, n_bootstrap: int, confidence: float, seed: int | None,
+                 ci_method: str = "bca") -> None:
         if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
             raise ValueError(f"n_bootstrap must be a non-negative integer, got {n_bootstrap!r}; use 0 to skip the "
                              "confidence intervals or e.g. 1000.")
@@ -31,13 +37,15 @@ class Report:
         self.n_bootstrap = n_bootstrap
         self.confidence = confidence
         self.seed = seed
+        self.ci_method = check_ci_method(ci_method)
         self.intervals: dict[str, tuple[float, float]] = {}
+        self.interval_methods: dict[str, str] = {}
 
     def _history_findings(self) -> list[Finding]:
         return [f for f in getattr(self.history, "diagnostics", None) or [] if isinstance(f, Finding)]
 
-    def figures(self) -> dict[str, bytes]:
-        """Figure title -> PNG bytes (empty without matplotlib)."""
+    def figures(self) -> dict[str, PNGImage]:
+        """Figure title -> `PNGImage` (PNG bytes; empty without matplotlib)."""
         raise NotImplementedError
 
     def to_html(self, *, full_page: bool = True) -> str:
@@ -49,7 +57,7 @@ class Report:
     def save_html(self, path: str | os.PathLike) -> str:
         """Writes the report as one self-contained HTML file; returns its path.
 
-        The figures need matplotlib (`pip install 'plait[plot]'`); without it the page has the tables and a note.
+        The figures need matplotlib (`pip install matplotlib`); without it the page has the tables and a note.
         """
         text = self.to_html(full_page=True)
         path = os.fspath(path)
@@ -59,11 +67,15 @@ class Report:
         os.replace(tmp, path)  # atomic: a reader never sees half a page
         return path
 
+    def __repr__(self) -> str:
+        # The text report, so a notebook's text/plain and a terminal's echo show the numbers, not an address.
+        return str(self)
+
     def _repr_html_(self) -> str:
         return self.to_html(full_page=False)
 
-    def plot_history(self, path: Any = None, **kwargs: Any) -> bytes:
-        """The learning curves of the report's History as PNG bytes (and written to `path` if given)."""
+    def plot_history(self, path: Any = None, **kwargs: Any) -> PNGImage:
+        """The learning curves of the report's History as a `PNGImage` (written to `path` if given)."""
         from plait.evaluation.plots import history_png
 
         if self.history is None:

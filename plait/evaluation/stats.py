@@ -1,13 +1,14 @@
-"""Small statistics the diagnostics and the report rest on: Wilson intervals, hypergeometric tests, bootstrap.
+"""Small statistics the diagnostics and the report rest on: Wilson intervals, hypergeometric tests, bootstrap
+(percentile and BCa intervals, the jackknife behind BCa's acceleration).
 
-They are written out here (about 100 lines) because the core depends only on torch and numpy; each is a
-textbook formula, tested against scipy in `tests/evaluation`.
+They are written out here because the core depends only on torch and numpy; each is a textbook formula,
+tested against scipy in `tests/evaluation`.
 """
 from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -57,20 +58,121 @@ def hypergeom_two_sided(drawn_successes: int, population: int, successes: int, d
     return float(min(1.0, p))
 
 
-def percentile_interval(samples: np.ndarray, point: float, confidence: float = 0.95) -> tuple[float, float]:
-    """The bootstrap percentile interval, widened if needed so it contains the point estimate.
+CI_METHODS = ("bca", "percentile")
+JACKKNIFE_GROUPS = 200  # delete-a-group jackknife for the BCa acceleration above this many samples
 
-    Percentile intervals can exclude the estimate for skewed statistics on tiny samples (an AUC of
-    exactly 1.0, say); an interval that excludes the number it qualifies would only confuse, so it is
-    widened to include it. Resamples where the statistic is undefined (NaN: e.g. no positives drawn)
-    are left out.
+
+def check_ci_method(method: Any) -> str:
+    """'bca' or 'percentile' (case-insensitive, so scipy's spelling 'BCa' works), else a ValueError."""
+    if isinstance(method, str) and method.lower() in CI_METHODS:
+        return method.lower()
+    raise ValueError(f"ci_method must be 'bca' (bias-corrected and accelerated bootstrap, the default) or "
+                     f"'percentile', got {method!r}; e.g. ci_method='percentile'.")
+
+
+def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The bootstrap percentile interval: the (1 - confidence) / 2 and (1 + confidence) / 2 quantiles.
+
+    Resamples where the statistic is undefined (NaN: e.g. no positives drawn) are left out. The interval is
+    the textbook one (scipy's `method='percentile'`): it is not widened to contain the point estimate, which
+    it can exclude when the bootstrap distribution is strongly biased; that is the case BCa corrects.
     """
     samples = samples[np.isfinite(samples)]
-    if samples.size == 0 or not np.isfinite(point):
+    if samples.size == 0:
         return (float("nan"), float("nan"))
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(samples, [alpha, 1.0 - alpha])
-    return (float(min(lo, point)), float(max(hi, point)))
+    return (float(lo), float(hi))
+
+
+def bca_levels(samples: np.ndarray, point: float, jackknife_values: np.ndarray,
+               confidence: float = 0.95) -> tuple[float, float] | None:
+    """The quantile levels of the BCa interval (Efron & Tibshirani 1993, 14.3; scipy's `_bca_interval`).
+
+    Bias correction z0 = Phi^-1(share of resamples below the estimate, ties counting half); acceleration
+    a = sum(d^3) / (6 sum(d^2)^1.5) with d = mean(jackknife) - jackknife. The levels are
+    Phi(z0 + (z0 + z) / (1 - a (z0 + z))) for z = -+Phi^-1((1 + confidence) / 2).
+
+    Returns:
+        (lower level, upper level), or None where BCa is undefined: no finite resample, every resample
+        equal, every resample on one side of the estimate (z0 infinite), a jackknife that is constant or
+        undefined somewhere, or levels that are not monotone in z.
+    """
+    samples = samples[np.isfinite(samples)]
+    jack = np.asarray(jackknife_values, dtype=np.float64)
+    if samples.size == 0 or not np.isfinite(point) or np.ptp(samples) == 0:
+        return None
+    share = (np.count_nonzero(samples < point) + np.count_nonzero(samples <= point)) / (2.0 * samples.size)
+    if not 0.0 < share < 1.0 or jack.size < 2 or not np.all(np.isfinite(jack)):
+        return None
+    # A jackknife constant up to rounding carries no skewness; its rounding noise would give a random a.
+    if np.ptp(jack) <= 1e-12 * max(float(np.abs(jack).max()), 1e-300):
+        return None
+    d = jack.mean() - jack
+    accel = float((d ** 3).sum() / (6.0 * (d ** 2).sum() ** 1.5))
+    normal = NormalDist()
+    z0, z = normal.inv_cdf(share), z_value(confidence)
+    levels = []
+    for zq in (-z, z):
+        denom = 1.0 - accel * (z0 + zq)
+        if denom <= 0.0:
+            return None
+        levels.append(normal.cdf(z0 + (z0 + zq) / denom))
+    return (levels[0], levels[1]) if levels[0] < levels[1] else None
+
+
+def bca_interval(samples: np.ndarray, point: float, jackknife_values: np.ndarray,
+                 confidence: float = 0.95) -> tuple[float, float] | None:
+    """The BCa bootstrap interval: the quantiles of the finite resamples at `bca_levels`; None where undefined.
+
+    Args:
+        samples: The statistic on each bootstrap resample (NaN where undefined; left out).
+        point: The statistic on the data.
+        jackknife_values: The statistic with each sample (or each group of samples) left out.
+        confidence: Confidence level in (0, 1).
+
+    Returns:
+        (low, high), or None (then use `percentile_interval`).
+    """
+    levels = bca_levels(samples, point, jackknife_values, confidence)
+    if levels is None:
+        return None
+    lo, hi = np.quantile(samples[np.isfinite(samples)], levels)
+    return (float(lo), float(hi))
+
+
+def jackknife_weights(n: int, groups: int, seed: int | None, max_cells: int = 4_000_000) -> Iterator[torch.Tensor]:
+    """Chunks of (chunk, n) 0/1 matrices; row g leaves out group g. With groups >= n each sample is its own
+    group (the exact leave-one-out jackknife); otherwise the samples are split at random (seeded) into
+    `groups` groups whose sizes differ by at most one."""
+    if groups >= n:
+        groups, member = n, torch.arange(n)
+    else:
+        gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        member = torch.empty(n, dtype=torch.long)
+        member[torch.randperm(n, generator=gen)] = torch.arange(n) % groups
+    chunk = max(1, min(groups, max_cells // max(n, 1)))
+    for start in range(0, groups, chunk):
+        rows = torch.arange(start, min(start + chunk, groups))
+        yield (member.unsqueeze(0) != rows.unsqueeze(1)).to(torch.float64)
+
+
+def jackknife(statistics: Callable[[torch.Tensor], dict[str, torch.Tensor]], n: int, seed: int | None,
+              groups: int = JACKKNIFE_GROUPS) -> dict[str, np.ndarray]:
+    """The statistics with each group left out: name -> (min(n, groups),) values.
+
+    The BCa acceleration only needs the skewness of these values, which the delete-a-group jackknife
+    estimates without bias (for smooth statistics): the group sums of the samples' influences have
+    third moment m * kappa3 for groups of m, so a = sum(d^3) / (6 sum(d^2)^1.5) has the same expectation
+    as with n single-sample groups. Its standard error is about sqrt(15) / (6 * groups), whatever n: 0.003
+    for 200 groups, which moves a 95% interval's quantile levels by about 0.0007, less than one resample
+    in 1000. The cost is `groups` evaluations (a fifth of 1000 resamples) instead of n.
+    """
+    out: dict[str, list[np.ndarray]] = {}
+    for weights in jackknife_weights(n, groups, seed):
+        for name, values in statistics(weights).items():
+            out.setdefault(name, []).append(values.numpy())
+    return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
 def bootstrap_weights(n: int, n_bootstrap: int, seed: int | None,

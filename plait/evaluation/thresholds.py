@@ -88,13 +88,16 @@ def average_precision_from_curve(curve: BinaryCurve) -> float:
 class ThresholdChoice:
     """A decision threshold and what it achieves on the data it was chosen on.
 
-    Use it as `model.predict_classes(x, threshold=choice)` or `float(choice)`.
+    Use it as `model.predict_classes(x, threshold=choice)` or `float(choice)`. A choice made for one class of
+    a multi-class model (`report.threshold_for(recall=0.9, class_id=2)`) remembers that class, and
+    `predict_classes` applies it to that class's probability (one class against the rest).
 
     Attributes:
         threshold: Predict positive when score > threshold.
         precision, recall, f1, false_positive_rate: What the threshold achieves on that data.
         true_positives, false_positives, false_negatives, true_negatives: The counts behind them.
         target: What was asked, e.g. 'recall >= 0.95'.
+        class_id: The class scored against the rest, or None for the positive class of a binary model.
     """
 
     threshold: float
@@ -107,6 +110,7 @@ class ThresholdChoice:
     false_negatives: float
     true_negatives: float
     target: str
+    class_id: int | None = None
 
     def __float__(self) -> float:
         return self.threshold
@@ -115,7 +119,8 @@ class ThresholdChoice:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (f"threshold {self.threshold:.4g} ({self.target}): precision {self.precision:.3f}, "
+        of = "" if self.class_id is None else f" for class {self.class_id} against the rest"
+        return (f"threshold {self.threshold:.4g}{of} ({self.target}): precision {self.precision:.3f}, "
                 f"recall {self.recall:.3f}, F1 {self.f1:.3f}")
 
 
@@ -200,3 +205,116 @@ def threshold_table(y_true: Any, scores: Any, thresholds: Sequence[float] | None
                      "false_positive_rate": fp / (fp + tn) if fp + tn > 0 else 0.0, "true_positives": tp,
                      "false_positives": fp, "false_negatives": fn, "true_negatives": tn})
     return rows
+
+
+# ------------------------------------------------------------------ applying thresholds to a model's classes
+_HOW = ("Pass report.threshold_for(recall=..., class_id=c), a dict {class_id: threshold}, or a list of "
+        "ThresholdChoices.")
+
+
+def _threshold_number(value: Any, where: str) -> float:
+    number = getattr(value, "threshold", value)
+    if isinstance(number, (bool, np.bool_)) or not isinstance(number, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{where} must be a number or a ThresholdChoice from report.threshold_for(...), got "
+                        f"{type(value).__name__}.")
+    if not np.isfinite(number):
+        raise ValueError(f"{where} must be a finite number, got {number!r}.")
+    return float(number)
+
+
+def _class_index(value: Any, num_classes: int, where: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where} must be an integer class id in 0..{num_classes - 1}, got {value!r} "
+                        f"({type(value).__name__}).")
+    if not 0 <= int(value) < num_classes:
+        raise ValueError(f"{where} must be a class id in 0..{num_classes - 1} (the model has {num_classes} classes), "
+                         f"got {int(value)}.")
+    return int(value)
+
+
+def _choice_class(choice: Any, num_classes: int, where: str) -> int:
+    """The class a ThresholdChoice applies to: its class_id, or class 1 of a two-class model when it has none."""
+    class_id = getattr(choice, "class_id", None)
+    if class_id is None:
+        if num_classes != 2:
+            raise ValueError(f"{where} was chosen without a class_id (for a binary model), but this model has "
+                             f"{num_classes} classes. Choose it for one class, e.g. "
+                             "report.threshold_for(recall=0.9, class_id=2), or give the class as a dict key: "
+                             "{2: choice}.")
+        return 1
+    return _class_index(class_id, num_classes, f"{where}.class_id")
+
+
+def class_thresholds(threshold: Any, num_classes: int) -> dict[int, float]:
+    """Normalises `predict_classes`' `threshold` argument to {class id: threshold}.
+
+    Args:
+        threshold: None; a number (two-class models only: the threshold of class 1); a `ThresholdChoice`
+            (applied to its `class_id`, class 1 when it has none and the model has two classes); a dict
+            {class_id: number or ThresholdChoice}; or a list of ThresholdChoices that each carry a class_id.
+        num_classes: The model's number of classes (2 for a one-column sigmoid model).
+
+    Returns:
+        {class id: threshold}; empty for None.
+    """
+    if threshold is None:
+        return {}
+    if isinstance(threshold, dict):
+        out = {}
+        for key, value in threshold.items():
+            cid = _class_index(key, num_classes, f"threshold key {key!r}")
+            where = f"threshold[{key!r}]"
+            if getattr(value, "class_id", None) is not None and _choice_class(value, num_classes, where) != cid:
+                raise ValueError(f"threshold[{key!r}] is a ThresholdChoice chosen for class {value.class_id}, not "
+                                 f"class {cid}. Use the key {value.class_id} or choose it with class_id={cid}.")
+            out[cid] = _threshold_number(value, where)
+        return out
+    if isinstance(threshold, (list, tuple)):
+        out = {}
+        for i, choice in enumerate(threshold):
+            if not hasattr(choice, "threshold"):
+                raise TypeError(f"threshold[{i}] must be a ThresholdChoice, got {type(choice).__name__}. For plain "
+                                "numbers use a dict {class_id: threshold}.")
+            cid = _choice_class(choice, num_classes, f"threshold[{i}]")
+            if cid in out:
+                raise ValueError(f"threshold lists two choices for class {cid}; give one threshold per class.")
+            out[cid] = _threshold_number(choice, f"threshold[{i}]")
+        return out
+    if hasattr(threshold, "threshold"):
+        return {_choice_class(threshold, num_classes, "threshold"): _threshold_number(threshold, "threshold")}
+    value = _threshold_number(threshold, "threshold")
+    if num_classes != 2:
+        raise ValueError(f"threshold={value!r} is one number, but this model has {num_classes} classes, so it is not "
+                         f"clear which class it applies to. Say which: threshold={{2: {value!r}}} (class 2 against "
+                         "the rest), or pass report.threshold_for(recall=0.9, class_id=2).")
+    return {1: value}
+
+
+def predict_with_thresholds(probs: np.ndarray, thresholds: dict[int, float]) -> np.ndarray:
+    """Class ids from (n, k) probabilities under per-class thresholds (the rule of `predict_classes`).
+
+    A class with a threshold "fires" when its probability is strictly above it. Each sample gets the firing
+    class with the highest probability; when none fires, the arg-max over the classes without a threshold,
+    or over all classes when every class has one. Ties in probability go to the lower class id. So with
+    one thresholded class k, k is predicted exactly when its probability is above its threshold: the
+    precision and recall of class k are those of `probs[:, k] > t`, as `threshold_for` reported them.
+
+    Args:
+        probs: (n, k) probabilities (or any scores on the thresholds' scale).
+        thresholds: {class id: threshold}; empty gives the plain arg-max.
+
+    Returns:
+        (n,) int64 class ids.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if not thresholds:
+        return probs.argmax(axis=1).astype(np.int64)
+    ids = np.array(sorted(thresholds), dtype=np.int64)
+    cut = np.array([thresholds[int(c)] for c in ids])
+    chosen = probs[:, ids]
+    fires = chosen > cut
+    firing_best = ids[np.where(fires, chosen, -np.inf).argmax(axis=1)]
+    rest = np.setdiff1d(np.arange(probs.shape[1]), ids)
+    pool = rest if rest.size else np.arange(probs.shape[1])
+    fallback = pool[probs[:, pool].argmax(axis=1)]
+    return np.where(fires.any(axis=1), firing_best, fallback).astype(np.int64)

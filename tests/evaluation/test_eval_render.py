@@ -17,7 +17,7 @@ from plait.evaluation.plots import has_matplotlib
 from plait.plotting import plot_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-needs_matplotlib = pytest.mark.skipif(not has_matplotlib(), reason="figures need matplotlib (pip install 'plait[plot]')")
+needs_matplotlib = pytest.mark.skipif(not has_matplotlib(), reason="figures need matplotlib (pip install matplotlib)")
 
 
 def _png_size(data):
@@ -38,7 +38,7 @@ def test_text_report_lists_every_number():
     report = _report()
     text = str(report)
     for name in ("legit", "fraud", "macro avg", "weighted avg", "accuracy", "ROC-AUC", "PR-AUC", "baseline",
-                 "95% CI", "Confusion matrix"):
+                 "95% BCa CI", "95% BCa bootstrap intervals (50 resamples)", "Confusion matrix"):
         assert name in text
     assert f"{report.per_class['fraud']['recall']:.3f}" in text
     regression = regression_report(np.arange(10.0), np.arange(10.0) + 0.5, n_bootstrap=20)
@@ -85,10 +85,10 @@ def test_html_is_self_contained_with_embedded_figures(tmp_path):
 def test_without_matplotlib_plots_say_how_to_install_it_and_html_still_works(tmp_path, monkeypatch):
     report = _report(history=False)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=re.escape("pip install 'plait[plot]'")):
+    with pytest.raises(ImportError, match=re.escape("pip install matplotlib")):
         report.plot_confusion_matrix()
     text = open(report.save_html(tmp_path / "plain.html"), encoding="utf-8").read()
-    assert "data:image/png" not in text and "plait[plot]" in text and "Per class" in text
+    assert "data:image/png" not in text and "pip install matplotlib" in text and "Per class" in text
 
 
 def _chromium():

@@ -229,7 +229,7 @@ def test_model_report_and_predict_classes():
     softmax = plait.Sequential([plait.layers.Dense(3, activation="softmax", input_shape=(4,))])
     softmax.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     np.testing.assert_array_equal(softmax.predict_classes(x), softmax.predict(x, verbose=0).argmax(1))
-    with pytest.raises(ValueError, match="binary models"):
+    with pytest.raises(ValueError, match=r"3 classes.*threshold=\{2: 0.3\}"):
         softmax.predict_classes(x, threshold=0.3)
 
 
