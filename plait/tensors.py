@@ -1,4 +1,5 @@
-"""Conversions between user data (numpy, lists, torch) and tensors, and the rank alignment losses and metrics share."""
+"""Conversions between user data (numpy, lists, torch) and tensors both ways, the rank alignment losses and
+metrics share, and the guard that keeps a user's `torch.autocast` region from reusing stale weight casts."""
 from __future__ import annotations
 
 from typing import Any
@@ -29,20 +30,77 @@ def convert_to_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.de
     return t
 
 
+# Float dtypes NumPy has no type for; float32 holds each of their values exactly.
+_NON_NUMPY_FLOATS = (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2)
+
+
 def to_numpy(x: Any) -> np.ndarray:
+    """`x` as a NumPy array on the host; a tensor of a float dtype NumPy lacks (bfloat16, float8) becomes float32."""
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        x = x.detach()
+        if x.dtype in _NON_NUMPY_FLOATS:
+            x = x.float()
+        return x.cpu().numpy()
     return np.asarray(x)
 
 
-def align_ranks(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Squeezes or expands a trailing unit axis so both have the same rank (Keras's squeeze_or_expand_to_same_rank)."""
+def uncache_autocast(device: torch.device) -> bool | None:
+    """Inside a user's `torch.autocast` region for `device`, stops autocast from caching weight casts until
+    `restore_autocast_cache` is called with the returned value; returns None (and does nothing) elsewhere.
+
+    Autocast caches its low-precision copy of each leaf weight until the outermost autocast region exits, so
+    a training loop inside one region would run every forward pass on the weights of the first step while the
+    optimizer updates the float32 originals. Without the cache every forward casts the current weights, as
+    when autocast wraps each forward pass, with the same numbers where each weight is used once per forward pass
+    (a cast is a pure function of the weight); a weight used several times is cast once per use, so its gradient
+    parts are summed in float32 rather than in the low precision. Casts cached before this call are dropped too.
+    """
+    if not torch.is_autocast_enabled(device.type):
+        return None
+    was_enabled = torch.is_autocast_cache_enabled()
+    torch.clear_autocast_cache()
+    torch.set_autocast_cache_enabled(False)
+    return was_enabled
+
+
+def restore_autocast_cache(was_enabled: bool | None) -> None:
+    """Undoes `uncache_autocast` (a no-op for None)."""
+    if was_enabled is not None:
+        torch.set_autocast_cache_enabled(was_enabled)
+
+
+def drop_autocast_casts(device: torch.device) -> None:
+    """Inside a user's `torch.autocast` region for `device`, drops the weight casts it cached so far: they may be
+    of weights trained since (by `train_on_batch`, or a GradientTape step). A no-op elsewhere."""
+    if torch.is_autocast_enabled(device.type):
+        torch.clear_autocast_cache()
+
+
+def align_ranks(y_true: torch.Tensor, y_pred: torch.Tensor, *,
+                expand_rank_1: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Makes the ranks of y_true and y_pred equal when they differ by a trailing unit axis, by Keras's rule
+    (`squeeze_or_expand_to_same_rank`).
+
+    The higher-rank tensor's trailing unit axis is squeezed, except that a rank-1 partner is expanded instead
+    when `expand_rank_1` (the default, as in Keras): (N,) labels against a (N, 1) output become (N, 1), so
+    the batch axis never turns into the class or feature axis. Other rank differences are left alone.
+
+    Example:
+        >>> [tuple(t.shape) for t in align_ranks(torch.zeros(4), torch.zeros(4, 1))]
+        [(4, 1), (4, 1)]
+        >>> [tuple(t.shape) for t in align_ranks(torch.zeros(4), torch.zeros(4, 1), expand_rank_1=False)]
+        [(4,), (4,)]
+        >>> [tuple(t.shape) for t in align_ranks(torch.zeros(2, 5), torch.zeros(2, 5, 1))]
+        [(2, 5), (2, 5)]
+    """
     dt, dp = y_true.dim(), y_pred.dim()
-    if dt == dp:
-        return y_true, y_pred
     if dt == dp + 1 and y_true.shape[-1] == 1:
+        if dp == 1 and expand_rank_1:
+            return y_true, y_pred.unsqueeze(-1)
         return y_true.squeeze(-1), y_pred
     if dp == dt + 1 and y_pred.shape[-1] == 1:
+        if dt == 1 and expand_rank_1:
+            return y_true.unsqueeze(-1), y_pred
         return y_true, y_pred.squeeze(-1)
     return y_true, y_pred
 

@@ -5,7 +5,12 @@ import tempfile
 import pytest
 import torch
 
-from plait.utils import progbar as progbar_module
+# The numeric references are computed on the CPU, so the suite keeps plait's default device there on a machine
+# with a GPU too (`make test` passes on both); CUDA paths are tested by the tests that ask for "cuda" by name.
+# PLAIT_DEVICE=cuda runs everything on the GPU instead.
+os.environ.setdefault("PLAIT_DEVICE", "cpu")
+
+from plait.utils import progbar as progbar_module  # noqa: E402 - after PLAIT_DEVICE is settled
 
 # pytest-xdist runs one worker per core; torch's own intra-op threads on top of that oversubscribe the
 # cores and make the many tiny ops in these tests 10x slower. One thread per worker is the fast setting.

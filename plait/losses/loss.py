@@ -201,7 +201,8 @@ class Loss:
 class LossFunctionWrapper(Loss):
     """Turns a function `fn(y_true, y_pred, **fn_kwargs) -> per-sample losses` into a Loss.
 
-    The ranks of y_true and y_pred are aligned first (a trailing unit axis is squeezed, as in Keras).
+    The ranks of y_true and y_pred are aligned first by Keras's rule (`plait.tensors.align_ranks`): a trailing
+    unit axis is squeezed, except that (N,) labels against a (N, 1) output are expanded to (N, 1).
     Unlike Keras, the default name is `fn.__name__` rather than 'loss_function_wrapper'.
 
     Args:

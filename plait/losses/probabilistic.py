@@ -24,6 +24,16 @@ _SUM = "sum_over_batch_size"
 _NO_IGNORE = -(2**63)  # torch ignores label -100 by default; no int64 label is this one
 
 
+class LossShapeWarning(UserWarning):
+    """y_true/y_pred shapes that a loss accepts but that make it meaningless (e.g. categorical crossentropy
+    over a single class: always about 0, with a zero gradient).
+
+    Keras warns with a SyntaxWarning here; Python reserves that category for dubious source syntax (the compiler
+    emits it), so a filter on it would catch the wrong thing. A UserWarning subclass is what `warnings`
+    documents for user-facing warnings, and this class lets a user silence just this one.
+    """
+
+
 def _check_label_smoothing(label_smoothing: float) -> float:
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}.")
@@ -108,9 +118,10 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     if p.dim() == 0:
         raise ValueError("categorical_crossentropy needs y_pred of rank >= 1 (batch, num_classes), got a scalar.")
     if p.shape[axis] == 1:
-        warnings.warn(f"categorical_crossentropy expects y_pred of shape (batch_size, num_classes) with "
-                      f"num_classes > 1, got {tuple(p.shape)}: the loss is always 0. Use 'binary_crossentropy' "
-                      "for a 1-unit sigmoid output.", SyntaxWarning, stacklevel=2)
+        warnings.warn(f"categorical_crossentropy expected y_pred.shape to be (batch_size, num_classes) with "
+                      f"num_classes > 1, got y_pred.shape={tuple(p.shape)}: the loss is always about 0 and "
+                      "nothing is learned. Use 'binary_crossentropy' for a 1-unit sigmoid output, or give the output "
+                      "layer one unit per class with a softmax.", LossShapeWarning, stacklevel=2)
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / t.shape[axis]
     log_prob = _log_probs(p, axis, from_logits)

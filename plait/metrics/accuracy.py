@@ -33,7 +33,8 @@ def accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
     """1.0 where `y_pred == y_true` exactly (after rank alignment), else 0.0."""
     y_pred = _tensor(y_pred)
     y_true = _tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
-    y_true, y_pred = align_ranks(y_true, y_pred)
+    # Squeeze, not expand: (N,) labels against a (N, 1) output give one hit per sample, shape (N,).
+    y_true, y_pred = align_ranks(y_true, y_pred, expand_rank_1=False)
     return _hits(y_true == y_pred)
 
 
@@ -54,7 +55,8 @@ def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5, *, from_lo
     if from_logits:
         y_pred = torch.sigmoid(y_pred if y_pred.is_floating_point() else y_pred.to(config.float_dtype()))
     y_true = _tensor(y_true, dtype=y_pred.dtype, device=y_pred.device)
-    y_true, y_pred = align_ranks(y_true, y_pred)
+    # Squeeze, not expand: (N,) labels against a (N, 1) output give one hit per sample, shape (N,).
+    y_true, y_pred = align_ranks(y_true, y_pred, expand_rank_1=False)
     return _hits(y_true == (y_pred > threshold).to(y_true.dtype))
 
 

@@ -102,7 +102,8 @@ def prepare(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any, *, from_l
                              f"y_pred of shape {tuple(y_pred.shape)}; pass one id per row of y_pred.")
         ids, y_true = class_ids(labels, y_pred.shape[-1]), None
     else:
-        y_true, y_pred = align_ranks(y_true, y_pred)
+        # Squeeze, not expand: a (N, 1) output against (N,) labels is one binary column, scored as (N,).
+        y_true, y_pred = align_ranks(y_true, y_pred, expand_rank_1=False)
         if y_true.dim() == 0:
             y_true = y_true.reshape(1)
     if y_true is not None and y_true.shape != y_pred.shape:

@@ -1,6 +1,7 @@
 """The functional API's graph: layers called on symbolic tensors, run in topological order."""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from plait.layers.input_layer import InputLayer, KerasTensor, Node, adjust_input_rank, flatten
@@ -80,12 +81,15 @@ class FunctionalGraph:
             return {k: self.outputs_structure[k].shape for k in self.outputs_structure}
         return shapes[0] if isinstance(self.outputs_structure, KerasTensor) else shapes
 
+    def _flat_inputs(self, inputs: Any) -> list:
+        """The user's inputs as one value per model input, in `self.inputs` order."""
+        if isinstance(inputs, dict):
+            return _match_by_name(self.inputs_structure, inputs)
+        return flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
     def run(self, inputs: Any, training: bool | None = None) -> Any:
         values: dict[int, Any] = {}
-        if isinstance(self.inputs_structure, dict) and isinstance(inputs, dict):
-            flat_in = [inputs[k] for k in sorted(self.inputs_structure)]
-        else:
-            flat_in = flatten(inputs) if isinstance(inputs, (list, tuple, dict)) else [inputs]
+        flat_in = self._flat_inputs(inputs)
         if len(flat_in) != len(self.inputs):
             raise ValueError(f"The model expects {len(self.inputs)} inputs, got {len(flat_in)}.")
         for t, v in zip(self.inputs, flat_in):
@@ -113,6 +117,45 @@ class FunctionalGraph:
 
         result = lookup(self.outputs_structure)
         return list(result) if isinstance(result, tuple) else result
+
+
+def _match_by_name(structure: Any, data: dict) -> list:
+    """The values of a data dict matched to the model's inputs by name, as Keras does, flattened in the order of
+    `flatten(structure)`: the keys of a dict of Inputs (recursively for nested dicts), else each Input's name.
+
+    A missing name raises Keras's error; keys that match no input are ignored with a warning (tf.keras's rule),
+    since every input the model uses did get its data.
+    """
+    if isinstance(structure, dict):
+        expected = list(structure)
+        _check_keys(data, expected)
+        out: list = []
+        for key in sorted(structure):  # flatten's order
+            value, sub = data[key], structure[key]
+            if isinstance(value, dict):
+                out += _match_by_name(sub, value)
+            else:
+                out += flatten(value) if isinstance(sub, (list, tuple, dict)) else [value]
+        return out
+    tensors = [structure] if isinstance(structure, KerasTensor) else list(structure)
+    if not all(isinstance(t, KerasTensor) for t in tensors):
+        raise TypeError("A data dict can only be matched to a flat list (or dict) of Inputs by name; this model's "
+                        "inputs are nested lists. Pass the data as a list with the same nesting as the model's "
+                        "inputs.")
+    names = [t.node.layer.name for t in tensors]
+    _check_keys(data, names)
+    return [data[name] for name in names]
+
+
+def _check_keys(data: dict, expected: list[str]) -> None:
+    for name in expected:
+        if name not in data:
+            raise ValueError(f'Missing data for input "{name}". You passed a data dictionary with keys '
+                             f"{list(data.keys())}. Expected the following keys: {expected}")
+    unused = [k for k in data if k not in expected]
+    if unused:
+        warnings.warn(f"Input dict contained keys {unused} which did not match any model input. They will be "
+                      f"ignored by the model. The model's inputs are named {expected}.", stacklevel=2)
 
 
 # ---------------------------------------------------------------------------------------------------------------

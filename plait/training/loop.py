@@ -5,7 +5,7 @@ metrics accumulate on the device, and logs are converted to floats only when a c
 """
 from __future__ import annotations
 
-import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,14 +15,15 @@ from plait.callbacks import CallbackList
 from plait.data.adapter import ArrayData, EpochIterator, adapt, class_weight_to_sample_weight, \
     train_validation_split, unpack_x_y_sample_weight
 from plait.evaluation import monitor as _diagnostics
+from plait.tensors import drop_autocast_casts, restore_autocast_cache, uncache_autocast
 from plait.training.logs import LazyLogs, to_float
+from plait.utils.progbar import is_interactive
 
 
 def resolve_verbose(verbose: Any) -> int:
-    """'auto' -> 1 on an interactive terminal, 2 when output goes to a file or pipe."""
+    """'auto' -> 1 (the live bar) on a terminal or in a Jupyter notebook, 2 when output goes to a file or pipe."""
     if verbose == "auto":
-        stream = sys.stdout
-        return 1 if hasattr(stream, "isatty") and stream.isatty() else 2
+        return 1 if is_interactive() else 2
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}.")
     return int(verbose)
@@ -132,6 +133,9 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     cbs.on_train_begin()
     # A callback (e.g. BackupAndRestore resuming a run) may move the start, as Keras's `model._initial_epoch`.
     start_epoch = initial_epoch if model._initial_epoch is None else int(model._initial_epoch)
+    # Inside a user's torch.autocast region, every step must cast the weights it trains, not the region's
+    # cached casts of the first step's weights (which would leave the loss flat).
+    autocast_cache = uncache_autocast(model._device())
     try:
         for epoch in range(start_epoch, epochs):
             model.reset_metrics()
@@ -162,6 +166,12 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
             if last is None:
                 if iterator.exhausted:
                     break
+                if epoch > start_epoch:  # a one-shot source (a generator) used up by the epochs before
+                    warnings.warn("Your input ran out of data; interrupting training after epoch "
+                                  f"{epoch} of {epochs}. A generator can be iterated once: pass a DataLoader or "
+                                  "another re-iterable source, or set steps_per_epoch and make the generator "
+                                  "infinite.", UserWarning, stacklevel=3)
+                    break
                 raise ValueError("The training data produced no batches; check that it is not empty.")
             logs = _float_logs(last)
             if val_iterator is not None and _should_validate(epoch, validation_freq):
@@ -171,6 +181,7 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
             if model.stop_training or iterator.exhausted:
                 break
     finally:
+        restore_autocast_cache(autocast_cache)
         model.eval()
         model._train_vars_cache = None
         model._regularized_cache = None
@@ -182,6 +193,7 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
 def _run_test(model: Any, iterator: EpochIterator, cbs: Any, tracker: Any = None) -> dict[str, float]:
     model.reset_metrics()
     model.eval()
+    drop_autocast_casts(model._device())  # in a user's autocast region, casts of weights trained since are stale
     want_batch_hooks = cbs.needs_batch_hooks("test")
     cbs.on_test_begin()
     last = None
@@ -227,7 +239,12 @@ def evaluate(model: Any, *, x: Any, y: Any, batch_size: Any, verbose: Any, sampl
 def _concat(outputs: list[Any]) -> Any:
     first = outputs[0]
     if isinstance(first, torch.Tensor):
-        return torch.cat(outputs).detach().cpu().numpy()
+        out = torch.cat(outputs).detach()
+        if out.is_floating_point() and out.itemsize < 4:
+            # NumPy has no bfloat16 (nor float8); a low-precision output (a model cast with .to(torch.bfloat16),
+            # or predict under autocast) comes back as float32, which holds its values exactly.
+            out = out.float()
+        return out.cpu().numpy()
     if isinstance(first, (list, tuple)):
         return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
     if isinstance(first, dict):
@@ -246,6 +263,7 @@ def predict(model: Any, *, x: Any, batch_size: Any, verbose: Any, steps: Any, ca
                        steps=iterator.num_steps)
     want_batch_hooks = cbs.needs_batch_hooks("predict")
     model.eval()
+    drop_autocast_casts(model._device())
     outputs = []
     cbs.on_predict_begin()
     with torch.no_grad():
@@ -265,6 +283,7 @@ def predict(model: Any, *, x: Any, batch_size: Any, verbose: Any, steps: Any, ca
 def predict_batch(model: Any, x: Any) -> Any:
     data = adapt(x, device=model._device())
     model.eval()
+    drop_autocast_casts(model._device())
     with torch.no_grad():
         return _concat([model.predict_step(data.take(slice(0, data.num_samples)))])
 
@@ -281,11 +300,14 @@ def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_we
     model.reset_metrics()
     if kind == "train":
         model.train()
+        autocast_cache = uncache_autocast(model._device())  # this step casts the current weights (see fit)
         try:
             logs = model.train_step(batch)
         finally:
+            restore_autocast_cache(autocast_cache)
             model.eval()
     else:
+        drop_autocast_casts(model._device())
         with torch.no_grad():
             logs = model.test_step(batch)
     return _float_logs(logs)

@@ -36,8 +36,10 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
-def _is_interactive(stream: Any) -> bool:
-    """Whether carriage-return redraws render as an updating line (a terminal or a notebook)."""
+def is_interactive(stream: Any = None) -> bool:
+    """Whether carriage-return redraws render as an updating line: a terminal, or a Jupyter notebook (whose
+    stdout is not a tty; Keras's Progbar asks the same). `stream` defaults to `sys.stdout`."""
+    stream = sys.stdout if stream is None else stream
     return _is_tty(stream) or (stream is sys.stdout and "ipykernel" in sys.modules)
 
 
@@ -218,7 +220,7 @@ class Progbar:
             return
         self._last_update = now
         stream = _resolve(self.file)
-        interactive = _is_interactive(stream)
+        interactive = is_interactive(stream)
         if not finalize and not interactive:
             return  # non-interactive output keeps only the final line: no '\r' in logs
         self._read_pending()

@@ -146,7 +146,7 @@ def test_categorical_crossentropy_with_integer_labels_says_use_sparse(labels_sha
 
 
 def test_categorical_crossentropy_one_unit_warns():
-    with pytest.warns(SyntaxWarning, match="binary_crossentropy"):
+    with pytest.warns(losses.LossShapeWarning, match="binary_crossentropy"):
         losses.categorical_crossentropy(np.ones((3, 1)), np.full((3, 1), 0.7))
 
 

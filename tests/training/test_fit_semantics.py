@@ -334,3 +334,15 @@ def test_nan_policy_raise_keeps_weights_from_before_the_bad_step():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="nan_policy"):
         model.fit(x[:8], y[:8], nan_policy="ignore")
+
+
+def test_a_used_up_generator_stops_training_with_a_warning_and_keeps_the_history():
+    x, y = _data(16)
+    model = _linear_model()
+    batches = ((x[i:i + 8], y[i:i + 8]) for i in range(0, 16, 8))  # one pass only
+    with pytest.warns(UserWarning, match="ran out of data; interrupting training after epoch 1 of 3"):
+        history = model.fit(batches, epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 1 and history.epoch == [0]
+    empty = (b for b in [])
+    with pytest.raises(ValueError, match="produced no batches"):
+        model.fit(empty, epochs=2, verbose=0)
