@@ -53,7 +53,7 @@ _DEFAULT_REPORT = "report.html"
 
 def report(model_path: str, data_path: str, output: str | None = None, *, target: str | None = None,
            x_key: str = "x", y_key: str = "y", threshold: float = 0.5, batch_size: int | None = None,
-           n_bootstrap: int = 1000) -> str:
+           n_bootstrap: int = 1000, ci_method: str = "bca") -> str:
     """Evaluates a saved model on a data file (CSV or .npz), prints the report and writes it as HTML.
 
     `output` defaults to report.html, which is never overwritten unless it is named explicitly.
@@ -74,7 +74,8 @@ def report(model_path: str, data_path: str, output: str | None = None, *, target
     except ValueError as err:
         raise SystemExit(f"plait report: {err}") from None
     model = plait.load_model(model_path)
-    result = model.report(x, y, batch_size=batch_size, threshold=threshold, n_bootstrap=n_bootstrap)
+    result = model.report(x, y, batch_size=batch_size, threshold=threshold, n_bootstrap=n_bootstrap,
+                          ci_method=ci_method)
     print(result)
     path = result.save_html(output)
     print(f"\nWrote the HTML report to {path}")
@@ -108,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rp.add_argument("--threshold", type=float, default=0.5, help="decision threshold of a binary model")
     rp.add_argument("--batch-size", type=int, default=None)
     rp.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals (0: none)")
+    rp.add_argument("--ci-method", default="bca", choices=["bca", "percentile"],
+                    help="bootstrap interval method (default bca: bias-corrected and accelerated)")
     args = parser.parse_args(argv)
     if args.version:
         print(_version())
@@ -120,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         quickstart(epochs=args.epochs, seed=args.seed, verbose=verbose)
     elif args.command == "report":
         report(args.model, args.data, args.output, target=args.target, x_key=args.x_key, y_key=args.y_key,
-               threshold=args.threshold, batch_size=args.batch_size, n_bootstrap=args.n_bootstrap)
+               threshold=args.threshold, batch_size=args.batch_size, n_bootstrap=args.n_bootstrap,
+               ci_method=args.ci_method)
     return 0
 
 

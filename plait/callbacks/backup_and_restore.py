@@ -113,7 +113,8 @@ class BackupAndRestore(Callback):
             except (FormatError, ValueError) as err:
                 errors.append(str(err))
                 if path != candidates[-1]:
-                    warnings.warn(f"Could not read the backup {path} ({err}); trying the previous one.", stacklevel=3)
+                    warnings.warn(f"Could not read the backup {path} ({err}); trying the previous one.",
+                                  RuntimeWarning, stacklevel=3)
         if errors:
             raise FormatError(f"Could not resume from the backup in {self.backup_dir!r}: {errors[-1]} Delete the "
                               "directory to start training afresh.")

@@ -111,7 +111,8 @@ class ModelCheckpoint(MonitorCallback):
             return True
         current = None if logs is None else logs.get(self.monitor)
         if current is None:
-            warnings.warn(f"Can save best model only with {self.monitor} available; saving anyway.", stacklevel=3)
+            warnings.warn(f"Can save best model only with {self.monitor} available; saving anyway.", UserWarning,
+                          stacklevel=3)
             return True
         current = float(current)
         best_str = "None" if self.best is None else f"{self.best:.5f}"

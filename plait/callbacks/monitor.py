@@ -94,7 +94,7 @@ class MonitorCallback(Callback):
         value = logs.get(self.monitor)
         if value is None:
             warnings.warn(f"{type(self).__name__} is conditioned on metric `{self.monitor}`, which is not available. "
-                          f"Available metrics are: {','.join(logs)}.", stacklevel=3)
+                          f"Available metrics are: {','.join(logs)}.", UserWarning, stacklevel=3)
             return None
         return float(value)
 

@@ -36,7 +36,7 @@ class ReduceLROnPlateau(MonitorCallback):
                  mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0,
                  **kwargs: Any) -> None:
         if "epsilon" in kwargs:  # Keras 2's name for min_delta
-            warnings.warn("`epsilon` is deprecated; use `min_delta`.", stacklevel=2)
+            warnings.warn("`epsilon` is deprecated; use `min_delta`.", DeprecationWarning, stacklevel=2)
             min_delta = kwargs.pop("epsilon")
         if kwargs:
             raise ValueError(f"Unrecognized arguments to ReduceLROnPlateau: {sorted(kwargs)}.")

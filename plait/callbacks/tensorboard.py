@@ -60,7 +60,8 @@ class TensorBoard(Callback):
                        "embeddings_freq": (embeddings_freq, 0), "embeddings_metadata": (embeddings_metadata, None)}
         for name, (value, default) in unsupported.items():
             if value != default:
-                warnings.warn(f"TensorBoard: {name} is not supported by plait and is ignored.", stacklevel=2)
+                warnings.warn(f"TensorBoard: {name} is not supported by plait and is ignored.", UserWarning,
+                              stacklevel=2)
         self.histogram_freq = histogram_freq
         self.write_graph = write_graph
         self.write_steps_per_second = bool(write_steps_per_second)

@@ -11,10 +11,16 @@ from plait.models.model import Model
 
 
 class Sequential(Model):
-    """A linear stack of layers.
+    """A linear stack of layers, each feeding the next.
 
     The input shape comes from a `plait.Input(shape)` first, or `input_shape=` on the first layer; without
     either, the model builds itself on its first call or `fit` (deferred build).
+
+    Args:
+        layers: Optional list of layers to add in order; it may start with a `plait.Input(shape)`.
+            `None` (the default) starts empty: use `add()`.
+        trainable: Whether the model's weights are updated by training. Default True.
+        name: Name of the model. `None` (the default) gives a unique one ('sequential', 'sequential_1', ...).
 
     Example:
         >>> import plait
@@ -39,7 +45,17 @@ class Sequential(Model):
         self._maybe_rebuild()
 
     def add(self, layer: Any, rebuild: bool = True) -> None:
-        """Appends a layer (or a `plait.Input(...)` tensor, which sets the input shape)."""
+        """Adds a layer on top of the stack.
+
+        Args:
+            layer: A plait layer, or a `plait.Input(shape)` tensor, which sets the input shape and may only
+                come first.
+            rebuild: If True (the default), builds the model right away when its input shape is known.
+
+        Raises:
+            TypeError: If `layer` is not a plait layer (wrap torch modules in a `plait.layers.Layer` subclass).
+            ValueError: If a layer of that name is already in the model, or an Input is not first.
+        """
         if isinstance(layer, KerasTensor):
             layer = layer.node.layer
         if isinstance(layer, InputLayer):
@@ -61,7 +77,17 @@ class Sequential(Model):
             self._maybe_rebuild()
 
     def pop(self, rebuild: bool = True) -> Layer:
-        """Removes and returns the last layer."""
+        """Removes the last layer from the stack and returns it.
+
+        Args:
+            rebuild: If True (the default), rebuilds the model right away when its input shape is known.
+
+        Returns:
+            The removed layer.
+
+        Raises:
+            IndexError: If the model has no layers.
+        """
         if not len(self._stack):
             raise IndexError("pop() on an empty Sequential model: there are no layers to remove.")
         layer = self._stack[-1]

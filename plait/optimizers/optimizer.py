@@ -20,6 +20,7 @@ import torch
 
 from plait.optimizers import schedules as schedules_lib
 from plait.optimizers.arguments import HostFloat, HostInt, check_number, optional_positive
+from plait.utils.caller import user_stacklevel
 from plait.optimizers.clipping import clip_gradients
 from plait.optimizers.ema import MovingAverage
 from plait.optimizers.state import OptimizerState
@@ -76,8 +77,12 @@ class Optimizer(OptimizerState, MovingAverage):
                  loss_scale_factor: float | None = None, gradient_accumulation_steps: int | None = None,
                  name: str | None = None, **kwargs: Any) -> None:
         if kwargs.pop("decay", None) is not None:
+            # Keras 2's argument, removed rather than deprecated: it is ignored, so the training differs from
+            # what the user asked for. That is a UserWarning, shown wherever the call is (a DeprecationWarning
+            # would be hidden when the call sits in the user's own module), pointed at the user's line.
             warnings.warn("Argument `decay` is no longer supported and will be ignored; use a "
-                          "plait.optimizers.schedules schedule as `learning_rate` instead.", stacklevel=2)
+                          "plait.optimizers.schedules schedule as `learning_rate` instead.", UserWarning,
+                          stacklevel=user_stacklevel())
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}. Check the spelling against "
                              f"{type(self).__name__}'s signature.")
@@ -284,7 +289,8 @@ class Optimizer(OptimizerState, MovingAverage):
                              "and that you passed (gradient, variable) pairs.")
         if missing:
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss. If using "
-                          "`model.compile()`, did you forget to provide a `loss` argument?", stacklevel=3)
+                          "`model.compile()`, did you forget to provide a `loss` argument?", UserWarning,
+                          stacklevel=user_stacklevel())
         with torch.no_grad():
             self._apply_present(dense, present)
 
@@ -391,7 +397,7 @@ class Optimizer(OptimizerState, MovingAverage):
         elif not isinstance(lr, float):
             warnings.warn("A callable learning rate cannot be serialized; the config records its current value "
                           f"{self._current_learning_rate()}. Use a LearningRateSchedule subclass to keep it.",
-                          stacklevel=2)
+                          UserWarning, stacklevel=user_stacklevel())
             lr = self._current_learning_rate()
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue, "use_ema": self.use_ema,

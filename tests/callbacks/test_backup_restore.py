@@ -134,7 +134,7 @@ def test_double_checkpoint_falls_back_to_the_previous_backup(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["latest.backup.safetensors", "latest.backup.safetensors.bkp"]
     (tmp_path / "latest.backup.safetensors").write_bytes(b"\0" * 100)  # a damaged latest backup
     model = small_model()
-    with pytest.warns(UserWarning, match="trying the previous one"):
+    with pytest.warns(RuntimeWarning, match="trying the previous one"):
         history = model.fit(x, y, epochs=4, verbose=0,
                             callbacks=[BackupAndRestore(str(tmp_path), double_checkpoint=True)])
     assert history.epoch == [0, 1, 2, 3]

@@ -53,7 +53,7 @@ def test_reduce_lr_respects_min_lr_and_min_delta():
 def test_reduce_lr_arguments():
     with pytest.raises(ValueError, match="factor >= 1.0"):
         ReduceLROnPlateau(factor=1.0)
-    with pytest.warns(UserWarning, match="min_delta"):
+    with pytest.warns(DeprecationWarning, match="min_delta"):
         assert ReduceLROnPlateau(epsilon=0.5).min_delta == 0.5
     with pytest.raises(ValueError, match="Unrecognized"):
         ReduceLROnPlateau(patients=3)
