@@ -188,8 +188,10 @@ class Layer(torch.nn.Module):
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"Layer {type(self).__name__} does not implement call().")
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.call(*args, **kwargs)
+    def forward(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        # `inputs` is named so torch.export's `dynamic_shapes=({0: batch},)` and ONNX export bind to it (a bare
+        # `*args` would make the spec need one more level of nesting).
+        return self.call(inputs, *args, **kwargs)
 
     def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
         if self.built and type(inputs) is torch.Tensor and not _has_hooks(self):

@@ -1,8 +1,8 @@
 """Losses: Keras's classes, function twins and string ids (`get("mse")`, `get("binary_crossentropy")`, ...)."""
-from plait.losses.loss import (LOSS_FUNCTIONS, LOSSES, Loss, LossFunctionWrapper, deserialize, get,
-                               reduce_weighted_values, serialize)
-from plait.losses.probabilistic import (BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, Poisson,
-                                        SparseCategoricalCrossentropy, binary_crossentropy,
+from plait.losses.loss import (LOSS_FUNCTIONS, LOSSES, Loss, LossFunctionWrapper, deserialize,
+                               reduce_weighted_values)
+from plait.losses.probabilistic import (BinaryCrossentropy, CategoricalCrossentropy, KLDivergence,
+                                        LossShapeWarning, Poisson, SparseCategoricalCrossentropy, binary_crossentropy,
                                         categorical_crossentropy, kl_divergence, poisson,
                                         sparse_categorical_crossentropy)
 from plait.losses.regression import (CategoricalHinge, CosineSimilarity, Hinge, Huber, LogCosh,
@@ -11,6 +11,8 @@ from plait.losses.regression import (CategoricalHinge, CosineSimilarity, Hinge, 
                                      cosine_similarity, hinge, huber, log_cosh, mean_absolute_error,
                                      mean_absolute_percentage_error, mean_squared_error,
                                      mean_squared_logarithmic_error, squared_hinge)
+# `get`/`serialize` also take torch.nn losses (nn.CrossEntropyLoss()), as TorchLoss; saved configs name it.
+from plait.losses.torch_loss import TorchLoss, get, serialize
 
 # Keras's short function aliases (keras.losses.mse is mean_squared_error, and so on).
 mse = MSE = mean_squared_error
@@ -21,8 +23,8 @@ kld = KLD = kl_divergence
 bce = BCE = binary_crossentropy
 
 __all__ = [
-    "LOSSES", "LOSS_FUNCTIONS", "Loss", "LossFunctionWrapper", "get", "serialize", "deserialize",
-    "reduce_weighted_values",
+    "LOSSES", "LOSS_FUNCTIONS", "Loss", "LossFunctionWrapper", "TorchLoss", "get", "serialize", "deserialize",
+    "reduce_weighted_values", "LossShapeWarning",
     "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
     "Huber", "LogCosh", "CosineSimilarity", "Hinge", "SquaredHinge", "CategoricalHinge",
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "KLDivergence", "Poisson",

@@ -36,7 +36,6 @@ from plait.metrics.metric import (
     Metric,
     combine_states,
     deserialize,
-    get,
     serialize,
 )
 from plait.metrics.operating_point import (
@@ -69,6 +68,8 @@ from plait.metrics.regression import (
     mean_squared_error,
     mean_squared_logarithmic_error,
 )
+# `get` also takes torchmetrics objects, as TorchMetric (torchmetrics itself is never imported here).
+from plait.metrics.torchmetrics_bridge import TorchMetric, get
 
 __all__ = [
     "AUC",
@@ -114,6 +115,7 @@ __all__ = [
     "Sum",
     "ThresholdedConfusion",
     "TopKCategoricalAccuracy",
+    "TorchMetric",
     "TrueNegatives",
     "TruePositives",
     "binary_accuracy",

@@ -15,7 +15,8 @@ from plait.optimizers.optimizer import Optimizer
 from plait.optimizers.serialization import OPTIMIZERS, deserialize, get, register_optimizer, serialize
 from plait.optimizers.rmsprop import RMSprop
 from plait.optimizers.sgd import SGD
+from plait.optimizers.torch_optimizer import TorchOptimizer
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "get", "serialize",
-           "deserialize", "OPTIMIZERS", "register_optimizer", "clip_by_norm", "clip_by_global_norm",
+__all__ = ["Optimizer", "TorchOptimizer", "SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "get",
+           "serialize", "deserialize", "OPTIMIZERS", "register_optimizer", "clip_by_norm", "clip_by_global_norm",
            "clip_by_value", "schedules"]

@@ -6,9 +6,11 @@ from typing import Any
 import torch
 
 from plait.optimizers.optimizer import Optimizer
+from plait.optimizers.torch_optimizer import TorchOptimizer
 from plait.registry import Registry
 
 OPTIMIZERS: Registry = Registry("optimizer")
+OPTIMIZERS.add("TorchOptimizer", TorchOptimizer)  # so a saved compile config finds it (a class name, not an id)
 
 
 def register_optimizer(cls: type) -> type:
@@ -18,9 +20,11 @@ def register_optimizer(cls: type) -> type:
     return cls
 
 
-def serialize(optimizer: Optimizer) -> dict[str, Any]:
+def serialize(optimizer: Optimizer | TorchOptimizer) -> dict[str, Any]:
     """`{"module", "class_name", "config", "registered_name"}` for an optimizer (Keras's layout)."""
-    if not isinstance(optimizer, Optimizer):
+    if isinstance(optimizer, torch.optim.Optimizer):
+        optimizer = TorchOptimizer(optimizer)
+    if not isinstance(optimizer, (Optimizer, TorchOptimizer)):
         raise TypeError(f"serialize expects a plait optimizer, got {type(optimizer).__name__}: {optimizer!r}.")
     cls = type(optimizer)
     builtin = OPTIMIZERS._items.get(cls.__name__) is cls
@@ -28,7 +32,7 @@ def serialize(optimizer: Optimizer) -> dict[str, Any]:
             "config": optimizer.get_config(), "registered_name": None if builtin else cls.__name__}
 
 
-def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Optimizer:
+def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Optimizer | TorchOptimizer:
     """Rebuilds an optimizer from `serialize`'s output; custom classes come from `custom_objects` by name."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError("deserialize expects a dict with 'class_name' and 'config' (the output of serialize), "
@@ -38,20 +42,26 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
     return cls.from_config(dict(config.get("config", {})), custom_objects)
 
 
-def get(identifier: Any, **kwargs: Any) -> Optimizer:
-    """Resolves `"adam"`/`"Adam"` (default arguments, or `kwargs`), a serialized dict, or an optimizer instance.
+def get(identifier: Any, **kwargs: Any) -> Optimizer | TorchOptimizer:
+    """Resolves `"adam"`/`"Adam"` (default arguments, or `kwargs`), a serialized dict, an optimizer instance,
+    or a `torch.optim` optimizer (an instance, or a class created from the model's variables at the first
+    step, with `kwargs`), which is wrapped in a `TorchOptimizer`.
 
     Example:
         >>> get("adam").learning_rate
         0.001
+        >>> get(torch.optim.AdamW, lr=0.01).learning_rate
+        0.01
     """
-    if isinstance(identifier, Optimizer):
+    if isinstance(identifier, (Optimizer, TorchOptimizer)):
         return identifier
     if isinstance(identifier, str):
         return OPTIMIZERS.lookup(identifier)(**kwargs)
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    hint = " Use a plait optimizer, e.g. plait.optimizers.Adam(), not a torch.optim one." \
-        if isinstance(identifier, torch.optim.Optimizer) else ""
-    raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}. Expected a string id such as "
-                    f"'adam', a config dict, or an Optimizer instance.{hint}")
+    if isinstance(identifier, torch.optim.Optimizer) or (
+            isinstance(identifier, type) and issubclass(identifier, torch.optim.Optimizer)):
+        return TorchOptimizer(identifier, **kwargs)
+    shown = type(identifier).__name__ if isinstance(identifier, torch.nn.Module) else repr(identifier)[:100]
+    raise TypeError(f"Could not interpret optimizer identifier: {shown}. Expected a string id such as 'adam', a "
+                    "plait optimizer (plait.optimizers.Adam()), a torch.optim optimizer, or a config dict.")

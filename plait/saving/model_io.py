@@ -13,6 +13,7 @@ in `.safetensors` is accepted for weights), and refuses other suffixes with a me
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 import os
 import warnings
@@ -154,6 +155,45 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None
 
 
 # ---------------------------------------------------------------------------------------------------- models
+_CONSTRUCTOR_FIX = ("Accept **kwargs in __init__ and pass them on, `def __init__(self, ..., **kwargs): "
+                    "super().__init__(**kwargs)`, and return your own constructor arguments from get_config() "
+                    "(`return {**super().get_config(), 'units': self.units}`), as in Keras; or define from_config.")
+
+
+def _rebuild_problem(obj: Any) -> str | None:
+    """Why `load_model` could not call `type(obj)(**obj.get_config())` (what the default `from_config` does) for
+    a class of the user's, or None when it can (or the class rebuilds itself another way)."""
+    from plait.layers.layer import Layer
+    from plait.models.model import Model
+
+    cls = type(obj)
+    defaults = (Layer.from_config.__func__, Model.from_config.__func__)  # type: ignore[attr-defined]
+    if cls.__module__.split(".")[0] == "plait" or getattr(cls.from_config, "__func__", None) not in defaults:
+        return None
+    if isinstance(obj, Model) and getattr(obj, "_graph", None) is not None:
+        return None  # a functional model is rebuilt from its graph
+    config = obj.get_config()
+    try:
+        inspect.signature(cls).bind(**config)
+    except TypeError as err:
+        return (f"load_model rebuilds {cls.__name__} {getattr(obj, 'name', '')!r} by calling "
+                f"{cls.__name__}(**config) with config keys {sorted(config)}, which fails ({err})")
+    return None
+
+
+def _check_rebuildable(model: Any) -> None:
+    from plait.models.sequential import Sequential
+
+    parts = [model]
+    if isinstance(model, Sequential) or getattr(model, "_graph", None) is not None:
+        parts += list(model.layers)  # rebuilt from their configs too
+    for obj in parts:
+        problem = _rebuild_problem(obj)
+        if problem:
+            raise ValueError(f"Cannot save model {model.name!r} to a .plait file: {problem}. {_CONSTRUCTOR_FIX} "
+                             "To keep only the weights, use model.save_weights('model.weights.safetensors').")
+
+
 def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Saves a model to one `.plait` file: architecture, weights, compile configuration and optimizer state.
 
@@ -177,6 +217,7 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     path = _path(filepath)
     _check_suffix(path, MODEL_SUFFIX, "The model file name", "model.plait")
     _check_built(model, "save it")
+    _check_rebuildable(model)
     with custom_object_scope(bare_names=False):
         config = serialize_model(model)
         config["compile_config"] = serialize_compile_config(model)
@@ -252,6 +293,14 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
     merged = all_custom_objects(custom_objects)
     try:
         model = deserialize_model(config, merged)
+    except TypeError as err:  # a class whose __init__ does not take its saved config (no **kwargs)
+        raise FormatError(f"{path}: could not rebuild the model from the file (TypeError: {err}). "
+                          f"{_CONSTRUCTOR_FIX} Then save the model again.") from err
+    except FormatError:
+        raise
+    except Exception as err:
+        raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})") from err
+    try:
         _check_built(model, "load its weights")
         assign_weights(model, weights, source=path, error=FormatError)
         if compile and config.get("compile_config") is not None:

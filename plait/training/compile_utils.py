@@ -7,6 +7,8 @@ import torch
 
 from plait import losses as losses_mod
 from plait import metrics as metrics_mod
+from plait.losses.torch_loss import TorchLoss, is_torch_loss
+from plait.metrics.torchmetrics_bridge import TorchMetric, is_torchmetrics_metric
 
 _ACCURACY_IDS = ("accuracy", "acc")
 _CROSSENTROPY_IDS = ("crossentropy", "ce")
@@ -15,24 +17,36 @@ _CROSSENTROPY_IDS = ("crossentropy", "ce")
 def _is_binary_crossentropy(loss: Any) -> bool:
     if isinstance(loss, losses_mod.BinaryCrossentropy):
         return True
+    if isinstance(loss, TorchLoss):
+        return isinstance(loss.module, (torch.nn.BCELoss, torch.nn.BCEWithLogitsLoss))
     fn = getattr(loss, "fn", loss)
     return getattr(fn, "__name__", "") == "binary_crossentropy"
 
 
+def _trains_logits(loss: Any) -> bool:
+    """Whether a binary crossentropy scores logits (then 'accuracy' thresholds the sigmoid, not the logit)."""
+    if isinstance(loss, TorchLoss):
+        return isinstance(loss.module, torch.nn.BCEWithLogitsLoss)
+    return isinstance(loss, losses_mod.BinaryCrossentropy) and bool(getattr(loss, "_fn_kwargs", {}).get("from_logits"))
+
+
 def resolve_accuracy(name: str, y_true: torch.Tensor, y_pred: torch.Tensor, loss: Any = None) -> Any:
-    """Keras's shape rule for 'accuracy', with one deliberate fix.
+    """Keras's shape rule for 'accuracy', with two deliberate fixes.
 
     Keras 3 picks CategoricalAccuracy for multi-label targets trained with binary crossentropy (an argmax
     over independent sigmoids, rarely what anyone wants). plait picks BinaryAccuracy there, as Keras 2 did.
+    With a binary crossentropy on logits (`from_logits=True`, `torch.nn.BCEWithLogitsLoss`), Keras compares
+    the logits with 0.5; plait's BinaryAccuracy takes `from_logits=True` and thresholds their sigmoid.
     """
     is_binary = y_pred.shape[-1] == 1 if y_pred.dim() else True
     is_sparse = y_true.dim() < y_pred.dim() or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
+    logits = _trains_logits(loss)
     if is_binary:
-        return metrics_mod.BinaryAccuracy(name=name)
+        return metrics_mod.BinaryAccuracy(name=name, from_logits=logits)
     if is_sparse:
         return metrics_mod.SparseCategoricalAccuracy(name=name)
     if _is_binary_crossentropy(loss):
-        return metrics_mod.BinaryAccuracy(name=name)
+        return metrics_mod.BinaryAccuracy(name=name, from_logits=logits)
     return metrics_mod.CategoricalAccuracy(name=name)
 
 
@@ -70,6 +84,8 @@ class CompileLoss:
         for spec in _listify(list(loss.values()) if isinstance(loss, dict) else loss):
             if isinstance(spec, str) and spec.lower() not in _CROSSENTROPY_IDS:
                 losses_mod.get(spec)  # an unknown id fails at compile time, with suggestions
+            elif is_torch_loss(spec):
+                losses_mod.get(spec)  # a torch loss of three inputs fails at compile time
         self.losses: list[Any] | None = None
         self.weights: list[float] | None = None
 
@@ -92,6 +108,11 @@ class CompileLoss:
             if loss is None:
                 continue
             value = loss(yt, yp, sample_weight=sample_weight)
+            if isinstance(value, torch.Tensor) and value.dim():
+                raise ValueError(
+                    f"The loss {getattr(loss, 'name', loss)!r} returned a tensor of shape {tuple(value.shape)}, but "
+                    "training needs one number per batch. Give the loss a reduction that returns a scalar: "
+                    "reduction='sum_over_batch_size' (plait's default) or, for a torch loss, reduction='mean'.")
             parts.append(value)
             value = value if w == 1.0 else value * w
             total = value if total is None else total + value
@@ -108,6 +129,14 @@ class CompileMetrics:
             for item in _flatten_spec(spec):
                 if isinstance(item, str) and item.lower() not in _ACCURACY_IDS:
                     metrics_mod.get(item)  # an unknown id fails at compile time, with suggestions
+                elif not isinstance(item, (str, metrics_mod.Metric)):
+                    metrics_mod.get(item)  # e.g. a torchmetrics class rather than an instance, refused now
+        for item in _flatten_spec(weighted_metrics):
+            if is_torchmetrics_metric(item) or isinstance(item, TorchMetric):
+                shown = type(getattr(item, "metric", item)).__name__
+                raise ValueError(f"weighted_metrics got the torchmetrics metric {shown}, but "
+                                 "torchmetrics metrics take no sample weights. List it in metrics=[...], or use a "
+                                 "plait metric (e.g. plait.metrics.F1Score) in weighted_metrics.")
         self.entries: list[tuple[Any, int, bool]] = []  # (metric, output index, weighted)
         self.built = False
 

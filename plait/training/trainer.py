@@ -95,6 +95,9 @@ class Trainer:
             y_pred, loss, parts = self._forward_and_loss(x, y, sample_weight)
         else:  # the first step resolves losses and metrics from its own forward pass (no extra dropout draw)
             y_pred = self(x, training=True)
+            # That forward pass may have built lazily created layers: their weights train from this step on,
+            # and the optimizer is built on all of them (not only those that existed before the call).
+            variables = self.trainable_weights
             self._build_compile(y, y_pred)
             loss, parts = self._loss_and_parts(y, y_pred, sample_weight)
         self._last_loss_parts = parts
