@@ -10,19 +10,57 @@ import torch
 from plait import config
 
 
+def _non_numeric_columns(frame: Any) -> str:
+    """For a pandas DataFrame or Series that NumPy made an object array of: which columns, and why."""
+    columns = frame.items() if hasattr(frame, "columns") else [(frame.name or "the series", frame)]
+    text, missing, nullable = [], [], []
+    for name, column in columns:
+        dtype = column.dtype
+        if str(dtype) in ("category", "string", "str", "object") or getattr(dtype, "kind", "O") in "OSU":
+            text.append(f"{name!r} ({dtype})")
+        elif int(column.isna().sum()):
+            missing.append(f"{name!r} ({int(column.isna().sum())} missing)")
+        elif not isinstance(dtype, np.dtype):  # pandas' nullable Int64/Float32/boolean, no value missing
+            nullable.append(f"{name!r} ({dtype})")
+    parts = []
+    if text:
+        parts.append(f"strings or categories in column(s) {', '.join(text)}: encode them as numbers first "
+                     "(e.g. pd.get_dummies, or .cat.codes for labels)")
+    if missing:
+        parts.append(f"missing values (pd.NA) in column(s) {', '.join(missing)}: fill or drop them "
+                     "(df.fillna(...), df.dropna())")
+    if nullable:
+        parts.append(f"nullable dtypes in column(s) {', '.join(nullable)}: convert with .astype('float32')")
+    return "; ".join(parts) or "convert it with .astype('float32') first"
+
+
+def numpy_to_tensor(x: Any, what: str = "data") -> torch.Tensor:
+    """NumPy-like data (arrays, lists, pandas) as a CPU tensor sharing its memory where it can.
+
+    A read-only array (pandas 3's `to_numpy`, `np.broadcast_to`, a read-only memory map) is copied once, in
+    `floatx` for floats (the conversion training makes anyway), since torch cannot share read-only memory.
+    Data NumPy can only hold as objects (strings, ragged rows, pandas' nullable or categorical columns) is
+    refused with the columns and the fix named.
+    """
+    arr = np.asarray(x.to_numpy() if hasattr(x, "to_numpy") else x)
+    if arr.dtype == object:
+        if hasattr(x, "dtypes") or hasattr(x, "dtype") and hasattr(x, "to_numpy"):
+            raise TypeError(f"{what} is a pandas {type(x).__name__} that NumPy reads as objects, not numbers: "
+                            f"{_non_numeric_columns(x)}.")
+        raise TypeError(f"{what} has dtype object (ragged or mixed data?); expected a numeric array. "
+                        "Convert it with np.asarray(..., dtype='float32') first.")
+    if arr.dtype.kind in "US":
+        raise TypeError(f"{what} holds strings ({arr.dtype}); expected numbers. Encode the labels as integers.")
+    if not arr.flags.writeable:
+        floatx = torch.empty(0, dtype=config.float_dtype()).numpy().dtype
+        arr = arr.astype(floatx) if arr.dtype.kind == "f" else arr.copy()
+    return torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
+
+
 def convert_to_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
     """Returns `x` as a tensor on `device` (default: plait's device); floats become `floatx` unless `dtype` is given."""
     device = device or config.get_device()
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        if hasattr(x, "to_numpy"):  # pandas
-            x = x.to_numpy()
-        arr = np.asarray(x)
-        if arr.dtype == object:
-            raise TypeError(f"Cannot convert data of dtype object to a tensor (got {type(x).__name__}); "
-                            "pass numeric arrays.")
-        t = torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
+    t = x if isinstance(x, torch.Tensor) else numpy_to_tensor(x)
     if dtype is None and t.is_floating_point() and t.dtype != config.float_dtype():
         dtype = config.float_dtype()
     if t.device != device or (dtype is not None and t.dtype != dtype):

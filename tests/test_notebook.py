@@ -1,4 +1,5 @@
 """plait in a Jupyter notebook, run by a real kernel (nbclient + ipykernel; skipped when they are not installed)."""
+import importlib.util
 import sys
 
 import pytest
@@ -18,11 +19,18 @@ class _Pipe:
         return False
 
 
+class _KernelStream(_Pipe):
+    """Stands in for ipykernel's OutStream: what sys.stdout is in a Jupyter notebook (not a tty either)."""
+
+
+_KernelStream.__module__ = "ipykernel.iostream"
+
+
 def test_auto_verbose_is_the_live_bar_in_a_notebook_and_one_line_per_epoch_in_a_pipe(monkeypatch):
     monkeypatch.setattr(sys, "stdout", _Pipe())
-    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
-    assert resolve_verbose("auto") == 2  # a file or pipe: no carriage returns in logs
-    monkeypatch.setitem(sys.modules, "ipykernel", object())  # a notebook's stdout is not a tty either
+    monkeypatch.setitem(sys.modules, "ipykernel", object())  # imported, but output goes to a file or pipe
+    assert not progbar.is_interactive() and resolve_verbose("auto") == 2  # no carriage returns in logs
+    monkeypatch.setattr(sys, "stdout", _KernelStream())
     assert progbar.is_interactive() and resolve_verbose("auto") == 1
     assert resolve_verbose(2) == 2 and resolve_verbose(0) == 0
 
@@ -37,10 +45,11 @@ y = (x[:, 0] + x[:, 1] > 0).astype("int64")
 model = plait.Sequential([plait.Input(shape=(8,)), Dense(16, activation="relu"), Dense(2, activation="softmax")])
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 """,
-    # A batch of 1 and a slow step keep the bar redrawing during the epoch, as a long epoch would.
+    # Small batches and a slow step (0.8 s an epoch) keep the bar redrawing during the epoch, as a long epoch would:
+    # it redraws at most every 0.05 s, so about 16 times an epoch.
     """
 import time
-slow = plait.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: time.sleep(0.002))
+slow = plait.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: time.sleep(0.01))
 history = model.fit(x, y, epochs=2, batch_size=4, validation_split=0.2, callbacks=[slow], diagnostics=False)
 """,
     "plait.plot_history(history)",
@@ -51,7 +60,8 @@ history = model.fit(x, y, epochs=2, batch_size=4, validation_split=0.2, callback
 def test_notebook_shows_a_live_bar_a_figure_and_a_readable_report():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
+    if importlib.util.find_spec("ipykernel") is None:  # not imported here: the kernel runs in its own process
+        pytest.skip("ipykernel is not installed")
     pytest.importorskip("matplotlib")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in _CELLS])
     # The kernel runs this interpreter (ipykernel's native kernel spec), so it imports the plait under test.

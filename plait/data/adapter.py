@@ -16,7 +16,7 @@ import torch
 
 from plait import config
 from plait.data.tree import is_nested, leaves, map_structure
-from plait.tensors import convert_to_tensor
+from plait.tensors import convert_to_tensor, numpy_to_tensor
 
 
 def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
@@ -37,18 +37,7 @@ def _is_scalar_list(x: Any) -> bool:
 
 
 def _to_device_tensor(x: Any, what: str, device: torch.device) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        if hasattr(x, "to_numpy"):
-            x = x.to_numpy()
-        arr = np.asarray(x)
-        if arr.dtype == object:
-            raise TypeError(f"{what} has dtype object (ragged or mixed data?); expected a numeric array. "
-                            "Convert it with np.asarray(..., dtype='float32') first.")
-        if arr.dtype.kind in "US":
-            raise TypeError(f"{what} holds strings ({arr.dtype}); expected numbers. Encode the labels as integers.")
-        t = torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
+    t = x if isinstance(x, torch.Tensor) else numpy_to_tensor(x, what)
     if t.dim() == 0:
         raise ValueError(f"{what} is a scalar; expected an array with one row per sample.")
     return convert_to_tensor(t, device=device)

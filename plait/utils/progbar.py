@@ -38,9 +38,13 @@ def _is_tty(stream: Any) -> bool:
 
 def is_interactive(stream: Any = None) -> bool:
     """Whether carriage-return redraws render as an updating line: a terminal, or a Jupyter notebook (whose
-    stdout is not a tty; Keras's Progbar asks the same). `stream` defaults to `sys.stdout`."""
+    stdout is not a tty but ipykernel's stream). `stream` defaults to `sys.stdout`.
+
+    Keras asks whether ipykernel is imported at all; asking for its stream instead keeps a script or test run
+    that merely imported ipykernel (while its output goes to a file) free of carriage returns.
+    """
     stream = sys.stdout if stream is None else stream
-    return _is_tty(stream) or (stream is sys.stdout and "ipykernel" in sys.modules)
+    return _is_tty(stream) or type(stream).__module__.split(".")[0] == "ipykernel"
 
 
 def _use_colour(stream: Any) -> bool:
