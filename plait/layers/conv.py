@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import activations, initializers
-from plait.layers.conv_utils import (from_channels_first, normalize_data_format, normalize_padding,
+from plait.layers.conv_utils import (check_output_size, from_channels_first, normalize_data_format, normalize_padding,
                                      normalize_tuple, output_length, pad_same, to_channels_first)
 from plait.layers.layer import LAYERS, Layer
 
@@ -47,6 +47,7 @@ class BaseConv(Layer):
             raise ValueError(f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, "
                              f"{'spatial..., channels' if self.data_format == 'channels_last' else 'channels, spatial...'}"
                              f"), got shape {tuple(input_shape)}.")
+        check_output_size(self, input_shape, self.kernel_size)
         channels = self._channels(input_shape)
         if channels is None or channels % self.groups:
             raise ValueError(f"The input channels ({channels}) must be known and divisible by groups={self.groups}.")

@@ -58,6 +58,24 @@ def output_length(size: int | None, kernel: int, stride: int, padding: str, dila
     return (size - (kernel - 1) * dilation - 1) // stride + 1
 
 
+def check_output_size(layer: Any, input_shape: Any, window: tuple[int, ...]) -> None:
+    """Raises, before any weight is made, when a window does not fit the input (Keras's "Computed output size
+    would be zero or negative"), and says so when the input looks channels-first, PyTorch's habit."""
+    output_shape = tuple(layer.compute_output_shape(tuple(input_shape)))
+    last = layer.data_format == "channels_last"
+    if not any(s is not None and s <= 0 for s in (output_shape[1:-1] if last else output_shape[2:])):
+        return
+    hint = "Use a smaller kernel or pool size, padding='same', or larger inputs."
+    as_channels_first = tuple(input_shape[2:])  # the spatial dims if the input were (batch, channels, ...)
+    if last and input_shape[1] is not None and None not in as_channels_first and input_shape[1] < input_shape[-1] \
+            and all(w <= s for w, s in zip(window, as_channels_first)):
+        hint = ("The input looks channels-first (batch, channels, ...), PyTorch's layout, but this layer expects "
+                "channels last (batch, ..., channels) as Keras: move the channel axis last (np.moveaxis(x, 1, -1), "
+                "or x.movedim(1, -1) for a tensor) or pass data_format='channels_first'.")
+    raise ValueError(f"{type(layer).__name__} {layer.name!r}: computed output size would be zero or negative. Received "
+                     f"inputs of shape {tuple(input_shape)} and a window of {window}, giving {output_shape}. {hint}")
+
+
 def to_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
     # A permuted view: for 4-D input it is exactly torch's channels_last memory format, which oneDNN runs natively.
     return x.movedim(-1, 1) if data_format == "channels_last" else x

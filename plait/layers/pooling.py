@@ -6,8 +6,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from plait.layers.conv_utils import (from_channels_first, normalize_data_format, normalize_padding,
-                                     normalize_tuple, output_length, pad_same, to_channels_first)
+from plait.layers.conv_utils import (check_output_size, from_channels_first, normalize_data_format,
+                                     normalize_padding, normalize_tuple, output_length, pad_same, to_channels_first)
 from plait.layers.layer import LAYERS, Layer
 
 
@@ -24,6 +24,11 @@ class BasePooling(Layer):
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides")
         self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format)
+
+    def build(self, input_shape: Any) -> None:
+        if len(input_shape) == self.rank + 2:
+            check_output_size(self, input_shape, self.pool_size)
+        super().build(input_shape)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         x = to_channels_first(inputs, self.data_format)

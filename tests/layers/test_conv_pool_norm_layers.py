@@ -150,3 +150,15 @@ def test_merging_layers_and_functional_join():
     assert model.predict([np.ones((2, 4)), np.ones((2, 2))], verbose=0).shape == (2, 1)
     with pytest.raises(ValueError, match="matching other dimensions"):
         Concatenate(axis=1)([plait.Input(shape=(2, 3)), plait.Input(shape=(4, 5))])
+
+
+def test_a_window_larger_than_the_input_is_refused_at_build_with_the_channels_last_hint():
+    # PyTorch's NCHW habit: 1 channel of 8x8 read as 1 row of 8 columns with 8 channels.
+    with pytest.raises(ValueError, match=r"Conv2D 'c'.*zero or negative.*\(None, 1, 8, 8\).*channels-first.*"
+                                         r"np.moveaxis\(x, 1, -1\)"):
+        plait.Sequential([plait.Input(shape=(1, 8, 8)), Conv2D(4, 3, name="c")])
+    with pytest.raises(ValueError, match=r"MaxPooling2D.*zero or negative.*smaller kernel or pool size"):
+        MaxPooling2D(pool_size=4)(torch.ones(2, 3, 3, 16))
+    assert plait.Sequential([plait.Input(shape=(8, 8, 1)), Conv2D(4, 3)]).output_shape == (None, 6, 6, 4)
+    channels_first = Conv2D(4, 3, data_format="channels_first")
+    assert channels_first(torch.ones(2, 1, 8, 8)).shape == (2, 4, 6, 6)
