@@ -77,7 +77,8 @@ def check_broadcastable(y_true: torch.Tensor, y_pred: torch.Tensor, loss_name: s
                      f"{tuple(y_pred.shape)}. {hint}")
 
 
-def _apply_sample_weight(values: torch.Tensor, sample_weight: Any) -> torch.Tensor:
+def sample_weight_for(values: torch.Tensor, sample_weight: Any) -> torch.Tensor:
+    """`sample_weight` as a tensor shaped to weight `values` (per-sample losses); a clear error if it cannot."""
     sw = convert_to_tensor(sample_weight, dtype=values.dtype, device=values.device)
     sw = align_weight(sw, values)
     try:
@@ -118,7 +119,7 @@ def reduce_weighted_values(values: torch.Tensor, sample_weight: Any = None, mask
     scaled by total/(valid + epsilon), so the mean runs over valid entries only.
     """
     reduction = standardize_reduction(reduction)
-    sw = None if sample_weight is None else _apply_sample_weight(values, sample_weight)
+    sw = None if sample_weight is None else sample_weight_for(values, sample_weight)
     if mask is not None:
         m = mask.to(values.dtype)
         if reduction in ("sum_over_batch_size", "mean"):

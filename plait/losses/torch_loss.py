@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from plait import config
-from plait.losses.loss import LOSSES, Loss, LossFunctionWrapper
+from plait.losses.loss import LOSSES, Loss, LossFunctionWrapper, sample_weight_for
 from plait.losses.loss import get as _plait_get
 from plait.losses.loss import serialize as _plait_serialize
 from plait.registry import to_snake_case
-from plait.tensors import align_weight, convert_to_tensor
+from plait.tensors import convert_to_tensor
 from plait.torch_interop import class_id_layout, constructor_arguments, same_but_unit_axis
 
 _CLASS_ID_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)
@@ -99,7 +99,7 @@ class TorchLoss(LossFunctionWrapper):
         if sample_weight is None:
             return self._run(self.fn, pred, target)
         values = self._run(self._none_copy(), pred, target)
-        return self._reduce(values * self._weights(sample_weight, values), target)
+        return self._reduce(values * sample_weight_for(values, sample_weight), target)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         """The per-element values (the module with `reduction='none'`), in torch's layout."""
@@ -148,19 +148,6 @@ class TorchLoss(LossFunctionWrapper):
             self._unreduced = copy.copy(self.fn)  # shares the module's buffers (a class `weight`) and their device
             self._unreduced.reduction = "none"
         return self._unreduced
-
-    @staticmethod
-    def _weights(sample_weight: Any, values: torch.Tensor) -> torch.Tensor:
-        sw = align_weight(convert_to_tensor(sample_weight, dtype=values.dtype, device=values.device), values)
-        try:
-            ok = torch.broadcast_shapes(sw.shape, values.shape) == values.shape
-        except RuntimeError:
-            ok = False
-        if not ok:
-            n = values.shape[0] if values.dim() else 1
-            raise ValueError(f"sample_weight of shape {tuple(sw.shape)} cannot weight the per-sample loss values of "
-                             f"shape {tuple(values.shape)}; pass one weight per sample, shape ({n},).")
-        return sw
 
     def _reduce(self, weighted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         reduction = self.fn.reduction
