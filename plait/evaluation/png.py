@@ -51,11 +51,10 @@ class PNGImage(bytes):
         Returns:
             The path as a string.
         """
+        from plait.saving.atomic import write_bytes
+
         path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as handle:
-            handle.write(self)
-        os.replace(tmp, path)
+        write_bytes(path, self)
         return path
 
     def _repr_png_(self) -> bytes:

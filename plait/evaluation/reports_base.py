@@ -59,12 +59,10 @@ class Report:
 
         The figures need matplotlib (`pip install matplotlib`); without it the page has the tables and a note.
         """
-        text = self.to_html(full_page=True)
+        from plait.saving.atomic import write_text
+
         path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)  # atomic: a reader never sees half a page
+        write_text(path, self.to_html(full_page=True))  # atomic: a reader never sees half a page
         return path
 
     def __repr__(self) -> str:
