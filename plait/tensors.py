@@ -52,8 +52,8 @@ def numpy_to_tensor(x: Any, what: str = "data") -> torch.Tensor:
     if arr.dtype.kind in "US":
         raise TypeError(f"{what} holds strings ({arr.dtype}); expected numbers. Encode the labels as integers.")
     if not arr.flags.writeable:
-        floatx = torch.empty(0, dtype=config.float_dtype()).numpy().dtype
-        arr = arr.astype(floatx) if arr.dtype.kind == "f" else arr.copy()
+        floatx = getattr(np, config.floatx(), None)  # None for bfloat16, which NumPy lacks: convert later
+        arr = arr.astype(floatx) if arr.dtype.kind == "f" and floatx is not None else arr.copy()
     return torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
 
 
