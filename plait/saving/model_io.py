@@ -291,16 +291,9 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
     if not isinstance(config, dict):
         raise FormatError(f"{path}: config.json must hold a JSON object.")
     merged = all_custom_objects(custom_objects)
+    model = None
     try:
         model = deserialize_model(config, merged)
-    except TypeError as err:  # a class whose __init__ does not take its saved config (no **kwargs)
-        raise FormatError(f"{path}: could not rebuild the model from the file (TypeError: {err}). "
-                          f"{_CONSTRUCTOR_FIX} Then save the model again.") from err
-    except FormatError:
-        raise
-    except Exception as err:
-        raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})") from err
-    try:
         _check_built(model, "load its weights")
         assign_weights(model, weights, source=path, error=FormatError)
         if compile and config.get("compile_config") is not None:
@@ -311,7 +304,10 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
     except FormatError:
         raise
     except Exception as err:  # a constructor refusing the config's values, a state that does not fit, ...
-        raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})") from err
+        # A TypeError while rebuilding: a class whose __init__ does not take its saved config (no **kwargs).
+        fix = f". {_CONSTRUCTOR_FIX} Then save the model again." if model is None and isinstance(err, TypeError) else ""
+        raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})"
+                          f"{fix}") from err
     return model
 
 
