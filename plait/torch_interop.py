@@ -3,9 +3,12 @@ layout, and a torch object's constructor arguments read back for a saved compile
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any
 
 import torch
+
+from plait.utils.caller import user_stacklevel
 
 _SKIPPED_ARGS = ("size_average", "reduce")  # torch's deprecated loss arguments, folded into `reduction`
 _MISSING = object()
@@ -56,3 +59,23 @@ def constructor_arguments(obj: Any) -> tuple[dict[str, Any], list[str]]:
         else:
             unsaved.append(name)
     return out, unsaved
+
+
+def saved_arguments(obj: Any, kind: str) -> dict[str, Any]:
+    """The constructor arguments a saved compile config keeps for a wrapped torch object (`kind`: 'torch loss',
+    'torchmetrics metric'): `{'arguments': ...}`, plus `'unsaved_arguments'` with a warning for those that
+    cannot be read back, which `check_saved_arguments` then refuses at load."""
+    arguments, unsaved = constructor_arguments(obj)
+    if not unsaved:
+        return {"arguments": arguments}
+    warnings.warn(f"The {kind} {type(obj).__name__} keeps no attribute for its argument(s) {unsaved}, so the saved "
+                  "compile config cannot rebuild it: load the model with compile=False and compile it again. "
+                  "Storing each constructor argument as self.<name> avoids this.", stacklevel=user_stacklevel())
+    return {"arguments": arguments, "unsaved_arguments": unsaved}
+
+
+def check_saved_arguments(config: dict[str, Any], kind: str, name: Any) -> None:
+    """Refuses to rebuild a wrapped torch object saved without some of its arguments (see `saved_arguments`)."""
+    if config.get("unsaved_arguments"):
+        raise ValueError(f"The {kind} {name!r} was saved without its argument(s) {config['unsaved_arguments']}, so "
+                         "it cannot be rebuilt. Load the model with compile=False and compile it again.")

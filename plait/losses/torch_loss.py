@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import warnings
 from typing import Any
 
 import torch
@@ -23,7 +22,7 @@ from plait.losses.loss import get as _plait_get
 from plait.losses.loss import serialize as _plait_serialize
 from plait.registry import to_snake_case
 from plait.tensors import convert_to_tensor
-from plait.torch_interop import class_id_layout, constructor_arguments, same_but_unit_axis
+from plait.torch_interop import check_saved_arguments, class_id_layout, same_but_unit_axis, saved_arguments
 
 _CLASS_ID_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)
 _ELEMENTWISE_LOSSES = (nn.L1Loss, nn.MSELoss, nn.BCELoss, nn.BCEWithLogitsLoss, nn.HuberLoss, nn.SmoothL1Loss,
@@ -178,15 +177,7 @@ class TorchLoss(LossFunctionWrapper):
         An argument that cannot be read back from the module (your own loss class that does not keep it as
         `self.<name>`) is listed under 'unsaved_arguments', with a warning; loading then refuses to compile.
         """
-        arguments, unsaved = constructor_arguments(self.fn)
-        config_ = {"name": self.name, "loss": type(self.fn).__name__, "arguments": arguments}
-        if unsaved:
-            warnings.warn(f"The torch loss {type(self.fn).__name__} keeps no attribute for its argument(s) {unsaved}, "
-                          "so the saved compile config cannot rebuild it: load the model with compile=False and "
-                          "compile it again. Storing each constructor argument as self.<name> avoids this.",
-                          stacklevel=2)
-            config_["unsaved_arguments"] = unsaved
-        return config_
+        return {"name": self.name, "loss": type(self.fn).__name__, **saved_arguments(self.fn, "torch loss")}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> "TorchLoss":
@@ -196,10 +187,7 @@ class TorchLoss(LossFunctionWrapper):
         found = (custom_objects or {}).get(name)
         if found is None and isinstance(name, str) and not name.startswith("_"):
             found = getattr(nn, name, None)
-        if config.get("unsaved_arguments"):
-            raise ValueError(f"The torch loss {name!r} was saved without its argument(s) "
-                             f"{config['unsaved_arguments']}, so it cannot be rebuilt. Load the model with "
-                             "compile=False and compile it again with the loss.")
+        check_saved_arguments(config, "torch loss", name)
         if not (isinstance(found, type) and issubclass(found, nn.modules.loss._Loss)):
             raise ValueError(f"Unknown torch loss {name!r} in a TorchLoss config. If it is your own torch loss "
                              f"class, pass custom_objects={{{name!r}: {name}}} to load_model.")

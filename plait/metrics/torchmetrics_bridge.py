@@ -8,7 +8,6 @@ torchmetrics stays optional: plait never imports it; an object is recognised by 
 from __future__ import annotations
 
 import sys
-import warnings
 from typing import Any
 
 import torch
@@ -17,7 +16,7 @@ from plait.metrics.metric import METRICS, Metric
 from plait.metrics.metric import get as _plait_get
 from plait.registry import to_snake_case
 from plait.tensors import convert_to_tensor
-from plait.torch_interop import class_id_layout, constructor_arguments, same_but_unit_axis
+from plait.torch_interop import check_saved_arguments, class_id_layout, same_but_unit_axis, saved_arguments
 
 # Where from_config looks a torchmetrics class up by name (never a module named by a file).
 _NAMESPACES = ("torchmetrics", "torchmetrics.classification", "torchmetrics.regression")
@@ -102,23 +101,14 @@ class TorchMetric(Metric):
         Arguments the metric does not keep as attributes of the same name are listed under
         'unsaved_arguments'; loading then refuses to compile (load with compile=False and compile again).
         """
-        arguments, unsaved = constructor_arguments(self.metric)
-        config = {"name": self.name, "metric": type(self.metric).__name__, "arguments": arguments}
-        if unsaved:
-            warnings.warn(f"The torchmetrics metric {type(self.metric).__name__} keeps no plain attribute for its "
-                          f"argument(s) {unsaved}, so the saved compile config cannot rebuild it: load the model "
-                          "with compile=False and compile it again.", stacklevel=2)
-            config["unsaved_arguments"] = unsaved
-        return config
+        return {"name": self.name, "metric": type(self.metric).__name__,
+                **saved_arguments(self.metric, "torchmetrics metric")}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "TorchMetric":
         """Rebuilds the metric from torchmetrics' own classes (looked up by name; torchmetrics must be installed)."""
         name = config.get("metric")
-        if config.get("unsaved_arguments"):
-            raise ValueError(f"The torchmetrics metric {name!r} was saved without its argument(s) "
-                             f"{config['unsaved_arguments']}, so it cannot be rebuilt. Load the model with "
-                             "compile=False and compile it again with the metric.")
+        check_saved_arguments(config, "torchmetrics metric", name)
         try:
             import torchmetrics  # noqa: F401  (optional dependency, only when a saved config names one)
         except ImportError:

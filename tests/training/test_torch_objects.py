@@ -160,6 +160,33 @@ def test_model_with_torch_loss_saves_and_loads(tmp_path):
         model.evaluate(x, y, verbose=0, diagnostics=False))
 
 
+class _ScaledMSE(nn.modules.loss._Loss):
+    """A user's torch loss that keeps its argument under another name, so a saved config cannot read it back."""
+
+    def __init__(self, factor: float = 1.0) -> None:
+        super().__init__()
+        self._factor = factor
+
+    def forward(self, pred, target):
+        return self._factor * F.mse_loss(pred, target, reduction=self.reduction)
+
+
+def test_a_torch_loss_whose_arguments_cannot_be_read_back_warns_at_save_and_refuses_to_compile_at_load(tmp_path):
+    x = _data(16)[0]
+    model = plait.Sequential([Dense(1, input_shape=(4,))])
+    model.compile(optimizer="sgd", loss=_ScaledMSE(2.0))
+    model.fit(x, x[:, :1], verbose=0, diagnostics=False)
+    with pytest.warns(UserWarning, match=r"_ScaledMSE keeps no attribute for its argument\(s\) \['factor'\]") as seen:
+        model.save(tmp_path / "m.plait")
+    assert [w.filename for w in seen] == [__file__]  # pointed at the user's save call
+    with pytest.raises(plait.saving.FormatError,
+                       match=r"saved without its argument\(s\) \['factor'\].*compile=False"):
+        plait.load_model(tmp_path / "m.plait", custom_objects={"_ScaledMSE": _ScaledMSE})
+    loaded = plait.load_model(tmp_path / "m.plait", compile=False)
+    # Exact: the same weights through the same kernels on the same input.
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 # ---------------------------------------------------------------------------------------------------- metrics
 def _classifier(x):
     plait.set_random_seed(3)
