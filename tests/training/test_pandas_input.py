@@ -49,6 +49,12 @@ def test_read_only_arrays_are_copied_once_and_writable_ones_shared():
         copied = numpy_to_tensor(arr)
     assert copied.dtype == torch.float32 and copied.data_ptr() != arr.ctypes.data  # one copy, already floatx
     np.testing.assert_array_equal(copied.numpy(), arr.astype("float32"))
+    plait.config.set_floatx("bfloat16")  # a floatx NumPy has no type for: copied as it is, converted later
+    try:
+        kept = numpy_to_tensor(arr)
+    finally:
+        plait.config.set_floatx("float32")
+    assert kept.dtype == torch.float64 and kept.data_ptr() != arr.ctypes.data
 
 
 def test_non_numeric_columns_are_named_with_the_fix():
