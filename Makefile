@@ -21,7 +21,10 @@ demo: $(STAMP)
 	$(VENV)/bin/plait quickstart
 
 # pytest exits 5 when it collects no test; that must fail CI, and it does because make propagates it.
+# lint-imports checks the layering contracts of pyproject.toml first (a fraction of a second); --no-cache keeps
+# its cache folder out of the working tree.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -n 2 -q
 
 # The suite again with other float kernels than this CPU's best: MKL and ATen in their portable mode, and

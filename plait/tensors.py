@@ -57,10 +57,15 @@ def numpy_to_tensor(x: Any, what: str = "data") -> torch.Tensor:
     return torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
 
 
-def convert_to_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """Returns `x` as a tensor on `device` (default: plait's device); floats become `floatx` unless `dtype` is given."""
+def convert_to_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None, *,
+                      name: str = "data") -> torch.Tensor:
+    """Returns `x` as a tensor on `device` (default: plait's device); floats become `floatx` unless `dtype` is given.
+
+    This is plait's one conversion of user data (layers' inputs, losses, metrics, `fit`'s data): anything
+    not yet a tensor goes through `numpy_to_tensor`, whose errors call it `name` ("x", "y", ...).
+    """
     device = device or config.get_device()
-    t = x if isinstance(x, torch.Tensor) else numpy_to_tensor(x)
+    t = x if isinstance(x, torch.Tensor) else numpy_to_tensor(x, name)
     if dtype is None and t.is_floating_point() and t.dtype != config.float_dtype():
         dtype = config.float_dtype()
     if t.device != device or (dtype is not None and t.dtype != dtype):

@@ -4,6 +4,7 @@ import tempfile
 
 import pytest
 import torch
+from _pytest.doctest import DoctestModule
 
 # The numeric references are computed on the CPU, so the suite keeps plait's default device there on a machine
 # with a GPU too (`make test` passes on both); CUDA paths are tested by the tests that ask for "cuda" by name.
@@ -24,6 +25,14 @@ if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
     _user = "".join(ch for ch in os.environ.get("USER", "") if ch.isalnum()) or str(os.getuid())
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
         tempfile.gettempdir(), f"torchinductor_{_user}_{torch.backends.cpu.get_cpu_capability().lower()}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path, parent):
+    # --doctest-modules (pyproject.toml) is for plait/'s docstrings. Under tests/ it would import helper modules
+    # that are not test files (backup_child.py sets torch's thread count on import) for no examples at all.
+    collected = yield
+    return [c for c in collected if not isinstance(c, DoctestModule)]
 
 
 class FakeClock:

@@ -1,5 +1,5 @@
-"""`help(Model.fit)` and friends document every argument (Keras-style Args/Returns), their examples run,
-and deprecations are `DeprecationWarning`s that point at the user's line."""
+"""`help(Model.fit)` and friends document every argument (Keras-style Args/Returns) and have an example (which
+`--doctest-modules` runs), and deprecations are `DeprecationWarning`s that point at the user's line."""
 from __future__ import annotations
 
 import doctest
@@ -91,18 +91,10 @@ def test_return_annotations_resolve():
 
 @pytest.mark.parametrize("obj", [Model.fit, Model.evaluate, Model.predict, Model.compile, Model.summary,
                                  Model.predict_classes, plait.Sequential], ids=lambda o: o.__qualname__)
-def test_docstring_examples_run(obj):
-    torch.manual_seed(0)
-    np.random.seed(0)
-    finder = doctest.DocTestFinder(recurse=False)
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    tests = finder.find(obj, obj.__qualname__, globs={})
+def test_the_main_entry_points_have_an_example(obj):
+    # pytest --doctest-modules (pyproject.toml) runs every example under plait/; this pins that these have one.
+    tests = doctest.DocTestFinder(recurse=False).find(obj, obj.__qualname__, globs={})
     assert tests and tests[0].examples, f"{obj.__qualname__} has no example"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the examples are about return values; pitfall notices are tested elsewhere
-        for test in tests:
-            runner.run(test)
-    assert runner.failures == 0, f"{runner.failures} failing example(s) in {obj.__qualname__}'s docstring"
 
 
 # --------------------------------------------------------------------------------------------- warning categories

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from plait.training.logs import LazyLogs
+from plait.callbacks.logs import LazyLogs
 from plait.utils.progbar import Progbar, format_eta, format_step_time, format_value
 
 BAR = "━"

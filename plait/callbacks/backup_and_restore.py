@@ -52,7 +52,7 @@ class BackupAndRestore(Callback):
         >>> # model.fit(x, y, epochs=10, callbacks=[callback])  # killed? run the same line again
     """
 
-    _runs_last = True  # CallbackList runs it after History, so a backup includes the epoch just logged
+    runs_last = True  # CallbackList runs it after History, so a backup includes the epoch just logged
 
     def __init__(self, backup_dir: str | os.PathLike, save_freq: str | int = "epoch", double_checkpoint: bool = False,
                  delete_checkpoint: bool = True) -> None:
@@ -88,7 +88,6 @@ class BackupAndRestore(Callback):
             raise ValueError("To use the BackupAndRestore callback, the model must be built before you call fit(). "
                              "Give the first layer input_shape=..., start with plait.Input(shape), or call "
                              "model.build(input_shape).")
-        ts.ResumeHook.remove(model)  # left behind if an earlier fit was interrupted while resuming
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = -1
         self._saved_once = False
@@ -139,20 +138,19 @@ class BackupAndRestore(Callback):
         ts.restore_callback_states(self._callbacks, meta.get("callbacks", []), tensors)
         step = meta.get("step")
         self._current_epoch = int(meta["epoch"])
-        model._initial_epoch = self._current_epoch
         if step is None:
             ts.set_rng_state(ts.section(tensors, "rng/"), meta["rng"])
-            ts.ResumeHook(model, replay_steps=0).install()
-        else:
-            ts.set_rng_state(ts.section(tensors, "rng_epoch/"), meta["rng_epoch"])
-            self._last_batch_seen = int(step)
-            self._batches_seen_since_last_saving = 0
+            model.fit_run.resume_at(self._current_epoch)
+            return
+        ts.set_rng_state(ts.section(tensors, "rng_epoch/"), meta["rng_epoch"])
+        self._last_batch_seen = int(step)
+        self._batches_seen_since_last_saving = 0
 
-            def finish_replay() -> None:
-                ts.set_metric_states(model, tensors, meta.get("metrics", []))
-                ts.set_rng_state(ts.section(tensors, "rng/"), meta["rng"])
+        def finish_replay() -> None:
+            ts.set_metric_states(model, tensors, meta.get("metrics", []))
+            ts.set_rng_state(ts.section(tensors, "rng/"), meta["rng"])
 
-            ts.ResumeHook(model, replay_steps=int(step) + 1, after_replay=finish_replay).install()
+        model.fit_run.resume_at(self._current_epoch, replay_steps=int(step) + 1, after_replay=finish_replay)
 
     # --------------------------------------------------------------------------------------------- saving
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -161,7 +159,7 @@ class BackupAndRestore(Callback):
             self._epoch_rng = ts.get_rng_state()
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if getattr(self.model, "_replaying_batches", False) or self.save_freq == "epoch":
+        if self.save_freq == "epoch":
             return
         if batch <= self._last_batch_seen:  # a new epoch
             self._batches_seen_since_last_saving += batch + 1
@@ -178,7 +176,6 @@ class BackupAndRestore(Callback):
             self._save(epoch=epoch + 1, step=None)
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
-        ts.ResumeHook.remove(self.model)
         if not self.delete_checkpoint:
             return
         for path in (self._backup_path, self._prev_backup_path):

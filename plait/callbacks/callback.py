@@ -25,7 +25,8 @@ class Callback:
     - `on_predict_batch_end` gets `{"outputs": ...}`.
 
     A callback can stop training by setting `self.model.stop_training = True`; the loop checks it
-    after every batch and every epoch.
+    after every batch and every epoch. During `fit` and `evaluate`, `self.model.fit_run` (a
+    `plait.training.FitRun`) holds the run's state: its data, epochs, the NaN guard, a resume request.
 
     Attributes:
         params: The loop's parameters (`verbose`, `epochs`, `steps`), set through `set_params`.
@@ -41,6 +42,10 @@ class Callback:
     # Class-level default so a subclass that forgets `super().__init__()` still works.
     _model: Any = None
 
+    runs_last: bool = False
+    """Set True on a callback class that must run after all others, `History` and the progress bar included
+    (`BackupAndRestore`, whose backup holds the epoch just logged); it then receives `set_callbacks`."""
+
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
         self._model = None
@@ -52,6 +57,9 @@ class Callback:
     def set_model(self, model: Any) -> None:
         """Receive the model the callback acts on."""
         self._model = model
+
+    def set_callbacks(self, callbacks: list["Callback"]) -> None:
+        """Receive every callback of the run, in calling order (only called on a `runs_last` callback)."""
 
     @property
     def model(self) -> Any:

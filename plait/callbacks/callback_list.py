@@ -80,11 +80,11 @@ class CallbackList(Callback):
         if self._progbar is None and add_progbar:
             self._progbar = ProgbarLogger()
             self.callbacks.append(self._progbar)
-        # A callback that saves the training state (BackupAndRestore) runs after all others, History included,
-        # so its backup holds the epoch just logged; it also sees the others, to save their state.
-        last = [c for c in self.callbacks if getattr(c, "_runs_last", False)]
+        # A callback that saves the training state (BackupAndRestore) or judges the run (fit's diagnostics) runs
+        # after all others, History included, so it sees the epoch just logged; it also sees the others.
+        last = [c for c in self.callbacks if c.runs_last]
         if last:
-            self.callbacks = [c for c in self.callbacks if not getattr(c, "_runs_last", False)] + last
+            self.callbacks = [c for c in self.callbacks if not c.runs_last] + last
             for callback in last:
                 callback.set_callbacks(self.callbacks)
         self.set_model(model)

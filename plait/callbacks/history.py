@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from plait.callbacks.callback import Callback
-from plait.training.logs import to_float
+from plait.callbacks.logs import to_float
 
 
 def _pythonify(value: Any) -> Any:

@@ -13,8 +13,9 @@ MODES = ("auto", "min", "max")
 
 def _direction_from_model(model: Any, name: str) -> bool | None:
     """The compiled metric's `higher_is_better` for log name `name` (without `val_`), or None if unknown."""
-    for metric in getattr(model, "metrics", None) or []:
-        if name in (getattr(metric, "log_name", None), getattr(metric, "name", None)):
+    metrics = getattr(model, "metrics", None) or []
+    for log_name, metric in zip(getattr(model, "metrics_names", None) or [], metrics):
+        if name in (log_name, getattr(metric, "name", None)):
             direction = getattr(metric, "higher_is_better", None)
             if direction is not None:
                 return bool(direction)

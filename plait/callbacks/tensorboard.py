@@ -87,8 +87,6 @@ class TensorBoard(Callback):
         self._epoch_steps = 0
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if getattr(self.model, "_replaying_batches", False):
-            return
         steps = batch + 1 - self._epoch_steps
         self._global_step += steps
         self._epoch_steps = batch + 1

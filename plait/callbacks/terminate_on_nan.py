@@ -32,8 +32,10 @@ class TerminateOnNaN(Callback):
         self.raise_error = bool(raise_error)
 
     def on_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        bad = getattr(self.model, "_nonfinite_loss", None)
-        if bad is None and not getattr(self.model, "_nan_guard", False):
+        run = getattr(self.model, "fit_run", None)
+        guarded = run is not None and run.nan_guard
+        bad = run.nonfinite_loss if guarded else None
+        if not guarded:
             # Not under fit's guard (e.g. called by hand): read the logged loss instead.
             loss = None if logs is None else logs.get("loss")
             bad = loss if loss is not None and not math.isfinite(float(loss)) else None

@@ -1,14 +1,14 @@
 """The pieces of a training run's state that BackupAndRestore saves besides weights and optimizer state.
 
 Random number generators (torch CPU and CUDA, NumPy's global, Python's `random`), the running metric
-states of a half-finished epoch, the state of the other callbacks, and the hook that resumes a run:
-it builds the compiled metrics from the first batch without touching the RNG, and replays (draws but
-does not train on) the batches of an epoch that were trained before the backup.
+states of a half-finished epoch and the state of the other callbacks. Resuming itself is the loop's: the
+callback asks for it through `FitRun.resume_at` (training/run.py).
 """
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,11 +53,21 @@ def set_rng_state(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) 
         raise FormatError(f"The backup's random number generator state is damaged ({err}).") from None
 
 
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Every global RNG is where it was before the block, whatever the block drew."""
+    saved = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(*saved)
+
+
 # ------------------------------------------------------------------------------------------------ metrics
 def metric_states(model: Any, tensors: dict[str, torch.Tensor]) -> list[list[Any]]:
     """Adds every metric state of `model` to `tensors` (`metric/<i>/<state>[/<j>]`); returns their layout."""
     layout = []
-    for i, metric in enumerate(model.metrics):
+    for i, (log_name, metric) in enumerate(zip(model.metrics_names, model.metrics)):
         states = {}
         for name, value in metric._state_values.items():
             if isinstance(value, list):
@@ -67,14 +77,14 @@ def metric_states(model: Any, tensors: dict[str, torch.Tensor]) -> list[list[Any
             else:
                 tensors[f"metric/{i}/{name}"] = value.detach()
                 states[name] = None
-        layout.append([getattr(metric, "log_name", metric.name), states])
+        layout.append([log_name, states])
     return layout
 
 
 def set_metric_states(model: Any, tensors: Mapping[str, torch.Tensor], layout: list[Any]) -> None:
     """Puts back what `metric_states` saved, into the model's (built) metrics."""
     metrics = model.metrics
-    if [entry[0] for entry in layout] != [getattr(m, "log_name", m.name) for m in metrics]:
+    if [entry[0] for entry in layout] != model.metrics_names:
         raise FormatError("The backup's metrics differ from the model's compiled metrics; compile the model as it "
                           "was when the backup was written.")
     with torch.no_grad():
@@ -139,57 +149,3 @@ def restore_callback_states(callbacks: list[Any], saved: list[Any], tensors: Map
                 type(callbacks[index]).__name__ != entry.get("class"):
             continue  # the callbacks changed since the backup: that one starts fresh
         callbacks[index].set_state(_decode(entry.get("state", {}), tensors))
-
-
-# --------------------------------------------------------------------------------------------- resuming
-class ResumeHook:
-    """Wraps `model.train_step` for the first steps after a resume (an instance attribute, removed after use).
-
-    On the first step it builds the compiled metrics from that batch with an inference forward pass,
-    restoring the RNG around it, so that the running metrics saved mid-epoch can be restored before any
-    step runs and the resumed run draws exactly the random numbers the uninterrupted run drew. Then it
-    replays `replay_steps` batches without training on them, and calls `after_replay` after the last.
-    """
-
-    def __init__(self, model: Any, replay_steps: int = 0, after_replay: Callable[[], None] | None = None) -> None:
-        self.model = model
-        self.replay_steps = replay_steps
-        self.after_replay = after_replay
-        self.replayed = 0
-
-    def install(self) -> None:
-        self.remove(self.model)  # a hook left by an interrupted fit
-        self.original = self.model.train_step
-        self.model.__dict__["train_step"] = self
-        self.model._replaying_batches = self.replay_steps > 0
-
-    @staticmethod
-    def remove(model: Any) -> None:
-        if isinstance(model.__dict__.get("train_step"), ResumeHook):
-            del model.__dict__["train_step"]
-        model._replaying_batches = False
-
-    def _build_compile(self, data: Any) -> None:
-        from plait.data.adapter import unpack_x_y_sample_weight
-
-        model = self.model
-        saved = get_rng_state()
-        x, y, _ = unpack_x_y_sample_weight(data)
-        with torch.no_grad():
-            y_pred = model(x, training=False)
-        model._build_compile(y, y_pred)
-        set_rng_state(*saved)
-
-    def __call__(self, data: Any) -> Any:
-        from plait.training.logs import LazyLogs
-
-        model = self.model
-        if not getattr(model, "_compile_built", True):
-            self._build_compile(data)
-        if self.replayed < self.replay_steps:
-            self.replayed += 1
-            if self.replayed == self.replay_steps and self.after_replay is not None:
-                self.after_replay()
-            return LazyLogs(model.get_metrics_result)
-        self.remove(model)
-        return self.original(data)

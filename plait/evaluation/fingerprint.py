@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from plait.data.tree import leaves
+from plait.tree import flatten
 
 _GOLDEN = -7046029254386353131  # 0x9E3779B97F4A7C15 as a signed int64
 _MIX1 = -4658895280553007687  # 0xBF58476D1CE4E5B9
@@ -65,7 +65,7 @@ def _weights(columns: int, leaf: int, device: torch.device) -> torch.Tensor:
 
 def row_hashes(x: Any) -> torch.Tensor:
     """One int64 hash per row of `x` (a tensor or a nested structure of tensors sharing the first dim)."""
-    parts = leaves(x)
+    parts = flatten(x)  # dict values in sorted key order: a dict hashes alike however its keys were ordered
     n = int(parts[0].shape[0])
     # Apple's MPS has no float64: hash there on the CPU.
     device = torch.device("cpu") if parts[0].device.type == "mps" else parts[0].device

@@ -69,7 +69,7 @@ def task_from_loss(spec: Any) -> Task | None:
 
 def model_task(model: Any) -> Task | None:
     """The task of a compiled single-output model, from its loss."""
-    compile_loss = getattr(model, "_compile_loss", None)
+    compile_loss = getattr(model, "compiled_loss", None)
     if compile_loss is None or len(getattr(model, "output_names", ["output"])) != 1:
         return None
     return task_from_loss(compile_loss.spec)

@@ -5,8 +5,10 @@ from typing import Any
 
 import numpy as np
 
+from plait.data import adapt
 from plait.evaluation import data_checks
 from plait.evaluation.diagnostics import emit
+from plait.evaluation.fit_diagnostics import training_fingerprint
 from plait.evaluation.labels import Task, model_task
 from plait.evaluation.report import ClassificationReport, RegressionReport, _as_numpy
 from plait.evaluation.stats import check_ci_method
@@ -104,10 +106,8 @@ def model_report(model: Any, x: Any, y: Any, *, batch_size: int | None = None, t
     task = model_task(model)
     history = _default_history(model) if isinstance(history, str) and history == "auto" else history
     findings = []
-    fingerprint = getattr(model, "_diagnostics_fingerprint", None)
+    fingerprint = training_fingerprint(model)
     if diagnostics and fingerprint is not None:
-        from plait.data.adapter import adapt
-
         data = adapt(x, device=fingerprint.hashes.device, check_finite=False)
         findings += data_checks.check_leakage(fingerprint, data.x, where="report", stage="report")
     settings = dict(history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, ci_method=ci_method,

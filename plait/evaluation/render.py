@@ -1,5 +1,9 @@
 """Rendering of the reports: plain text for `print(report)`, and one self-contained HTML page (inline CSS,
-figures as base64 PNGs, no scripts) for `save_html` and notebooks."""
+figures as base64 PNGs, no scripts) for `save_html` and notebooks.
+
+Each report renders itself by calling these functions (`ClassificationReport.__str__` calls
+`classification_text`, its `_html_body` calls `classification_html`, and `Report.to_html` wraps the body with
+`page`), so this module reads reports by their attributes and imports none of them."""
 from __future__ import annotations
 
 import base64
@@ -222,7 +226,8 @@ def _figures_html(report: Any) -> str:
     return "".join(parts)
 
 
-def _classification_body(report: Any) -> str:
+def classification_html(report: Any) -> str:
+    """The HTML body of a `ClassificationReport` (for `page`)."""
     ci = _ci_header(report)
     headline = _headline_rows(report, [("Accuracy", "accuracy"), ("Majority-class baseline", "baseline"),
                                        ("Macro F1", "macro_f1"), ("ROC-AUC", "roc_auc"), ("PR-AUC", "pr_auc")])
@@ -247,7 +252,8 @@ def _classification_body(report: Any) -> str:
     return "".join(parts)
 
 
-def _regression_body(report: Any) -> str:
+def regression_html(report: Any) -> str:
+    """The HTML body of a `RegressionReport` (for `page`)."""
     ci = _ci_header(report)
     rows = [[label, f"{getattr(report, key):.4g}", _interval_cell(report, key, "{:.4g}")]
             for label, key in (("MSE", "mse"), ("RMSE", "rmse"), ("MAE", "mae"), ("R2", "r2"))]
@@ -259,10 +265,8 @@ def _regression_body(report: Any) -> str:
                     "<h2>Figures</h2>", _figures_html(report)])
 
 
-def to_html(report: Any, *, full_page: bool = True) -> str:
-    from plait.evaluation.report import ClassificationReport
-
-    body = _classification_body(report) if isinstance(report, ClassificationReport) else _regression_body(report)
+def page(body: str, *, full_page: bool = True) -> str:
+    """A report's HTML body with the report's CSS: a whole page, or (`full_page=False`) a fragment for notebooks."""
     fragment = f'<div class="plait-report"><style>{_CSS}</style>{body}</div>'
     if not full_page:
         return fragment

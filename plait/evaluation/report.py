@@ -267,6 +267,9 @@ class ClassificationReport(Report):
     def __str__(self) -> str:
         return render.classification_text(self)
 
+    def _html_body(self) -> str:
+        return render.classification_html(self)
+
     def figures(self) -> dict[str, PNGImage]:
         return render.classification_figures(self)
 
@@ -372,6 +375,9 @@ class RegressionReport(Report):
 
     def __str__(self) -> str:
         return render.regression_text(self)
+
+    def _html_body(self) -> str:
+        return render.regression_html(self)
 
     def figures(self) -> dict[str, PNGImage]:
         return render.regression_figures(self)

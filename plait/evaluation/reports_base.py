@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from plait.evaluation import render
 from plait.evaluation.diagnostics import Finding
 from plait.evaluation.png import PNGImage
 from plait.evaluation.stats import check_ci_method
@@ -48,11 +49,13 @@ class Report:
         """Figure title -> `PNGImage` (PNG bytes; empty without matplotlib)."""
         raise NotImplementedError
 
+    def _html_body(self) -> str:
+        """The report's own HTML (headings, tables, figures), which `to_html` wraps in the page and its CSS."""
+        raise NotImplementedError
+
     def to_html(self, *, full_page: bool = True) -> str:
         """The report as HTML with the figures embedded as base64 PNGs (no external files or scripts)."""
-        from plait.evaluation import render
-
-        return render.to_html(self, full_page=full_page)
+        return render.page(self._html_body(), full_page=full_page)
 
     def save_html(self, path: str | os.PathLike) -> str:
         """Writes the report as one self-contained HTML file; returns its path.

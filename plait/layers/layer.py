@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from plait import config
+from plait.layers.symbolic import is_symbolic, map_shapes, normalize_shape, shapes_of, symbolic_call
 from plait.registry import Registry, to_snake_case
 from plait.tensors import convert_to_tensor
 from plait.variables import Variable
@@ -24,33 +25,6 @@ def unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
-def normalize_shape(shape: Any, what: str = "shape") -> tuple:
-    """A shape given as an int, list or tuple -> tuple of ints/None."""
-    if shape is None:
-        return None
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
-    try:
-        out = tuple(None if d is None else int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a tuple of integers (or None), got {shape!r}.") from None
-    if any(d is not None and d < 0 for d in out):
-        raise ValueError(f"{what} must not have negative dimensions, got {shape!r}.")
-    return out
-
-
-def _is_symbolic(x: Any) -> bool:
-    from plait.layers.input_layer import KerasTensor
-
-    if isinstance(x, KerasTensor):
-        return True
-    if isinstance(x, (list, tuple)):
-        return any(_is_symbolic(v) for v in x)
-    if isinstance(x, dict):
-        return any(_is_symbolic(v) for v in x.values())
-    return False
-
-
 def _has_hooks(module: torch.nn.Module) -> bool:
     """Whether nn.Module.__call__ has work to do (forward hooks), so the direct call must not skip it."""
     return bool(module._forward_hooks or module._forward_pre_hooks or torch.nn.modules.module._global_forward_hooks
@@ -58,15 +32,8 @@ def _has_hooks(module: torch.nn.Module) -> bool:
                 or torch.nn.modules.module._global_backward_hooks or module._backward_pre_hooks)
 
 
-def _shape_of(x: Any) -> Any:
-    if isinstance(x, (list, tuple)):
-        return [_shape_of(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _shape_of(v) for k, v in x.items()}
-    return (None,) + tuple(x.shape[1:])
-
-
 def _to_tensors(x: Any) -> Any:
+    # Its own walk, not tree.map_structure: a list of numbers is one array, not a structure of scalars.
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, (list, tuple)) and x and not isinstance(x[0], (int, float, np.number)):
@@ -199,34 +166,28 @@ class Layer(torch.nn.Module):
             if self._call_takes_training:
                 kwargs["training"] = training if training is not None else self.training
             return self.call(inputs, *args, **kwargs)
-        if _is_symbolic(inputs):
-            from plait.layers.input_layer import symbolic_call
-
+        if is_symbolic(inputs):
             return symbolic_call(self, inputs, args, kwargs)
         inputs = _to_tensors(inputs)
         if not self.built:
-            self._maybe_build(_shape_of(inputs))
+            self._maybe_build(shapes_of(inputs))
         if self._call_takes_training:
             kwargs["training"] = training if training is not None else self.training
         return super().__call__(inputs, *args, **kwargs)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape for `input_shape`; the default runs the layer once on a zero batch of one."""
-        def zeros(shape: Any) -> Any:
-            if isinstance(shape, list):
-                return [zeros(s) for s in shape]
-            if isinstance(shape, dict):
-                return {k: zeros(s) for k, s in shape.items()}
+        def zeros(shape: tuple) -> torch.Tensor:
             return torch.zeros([1 if d is None else d for d in shape], device=config.get_device(), dtype=self.dtype)
 
         was_training = self.training
         self.eval()
         try:
             with torch.no_grad():
-                out = self(zeros(input_shape))
+                out = self(map_shapes(zeros, input_shape))
         finally:
             self.train(was_training)
-        return _shape_of(out) if not isinstance(out, torch.Tensor) else (None,) + tuple(out.shape[1:])
+        return shapes_of(out)
 
     # ------------------------------------------------------------------ weights
     @property

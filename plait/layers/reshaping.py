@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-from plait.layers.layer import LAYERS, Layer, normalize_shape
+from plait.layers.layer import LAYERS, Layer
+from plait.layers.symbolic import normalize_shape
 
 
 @LAYERS.register()

@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from plait import config, metrics as metrics_mod, optimizers
+from plait import config, optimizers
+from plait.callbacks.callback import Callback
 from plait.callbacks.history import History
 from plait.layers.layer import Layer
 from plait.training import loop
@@ -33,20 +34,11 @@ class Model(Trainer, Layer):
         (None, 2)
     """
 
-    # Set by plait.evaluation during an evaluation pass: receives each batch's outputs (diagnostics).
-    _output_sink: Any = None
-
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
                  trainable: bool = True, **kwargs: Any) -> None:
         super().__init__(name=name, trainable=trainable, **kwargs)
-        self.compiled = False
-        self.optimizer: Any = None
-        self.stop_training = False
         self.history: Any = None
-        self._nan_guard = False  # set by fit when a NaN loss must not reach the weights
-        self._nonfinite_loss: float | None = None
         self._graph = None
-        self._reset_compile_state()
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError("The functional API needs both inputs and outputs: plait.Model(inputs, outputs).")
@@ -56,16 +48,6 @@ class Model(Trainer, Layer):
             self._graph_layers = torch.nn.ModuleList(self._graph.layers)
             self._build_shape = self._graph.input_shapes
             self.built = True
-
-    def _reset_compile_state(self) -> None:
-        self._compile_loss: CompileLoss | None = None
-        self._compile_metrics: CompileMetrics | None = None
-        self._loss_tracker = metrics_mod.Mean(name="loss")
-        self._output_loss_trackers: list[Any] = []
-        self._compile_built = False
-        self._compile_config: dict[str, Any] = {}
-        self._compiled_step: Any = None  # the jit_compile=True gradient step (training/compiled_step.py)
-        self._unused_variables: Any = None  # (ids of the variables, indices the last eager step found unused)
 
     # ------------------------------------------------------------------ structure
     def call(self, inputs: Any, training: bool | None = None) -> Any:
@@ -333,12 +315,16 @@ class Model(Trainer, Layer):
             >>> len(history.history["loss"])
             3
         """
+        if diagnostics:
+            from plait.evaluation.fit_diagnostics import FitDiagnostics
+
+            callbacks = _with_callback(callbacks, FitDiagnostics())
         return loop.fit(self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                         callbacks=callbacks, validation_split=validation_split, validation_data=validation_data,
                         shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
                         initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                         validation_steps=validation_steps, validation_batch_size=validation_batch_size,
-                        validation_freq=validation_freq, nan_policy=nan_policy, diagnostics=diagnostics)
+                        validation_freq=validation_freq, nan_policy=nan_policy)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: Any = None,
@@ -385,8 +371,12 @@ class Model(Trainer, Layer):
             >>> sorted(model.evaluate(np.ones((8, 3)), np.zeros(8), verbose=0, return_dict=True))
             ['loss', 'mae']
         """
+        if diagnostics:
+            from plait.evaluation.fit_diagnostics import EvaluateDiagnostics
+
+            callbacks = _with_callback(callbacks, EvaluateDiagnostics())
         logs = loop.evaluate(self, x=x, y=y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
-                             steps=steps, callbacks=callbacks, diagnostics=diagnostics)
+                             steps=steps, callbacks=callbacks)
         return self._format_logs(logs, return_dict)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
@@ -642,3 +632,11 @@ class Model(Trainer, Layer):
     def __repr__(self) -> str:
         return f"<plait.{type(self).__name__} name={self.name!r}, built={self.built}>"
 
+
+def _with_callback(callbacks: Any, extra: Any) -> Any:
+    """`callbacks` (None, one callback, or a possibly nested list, which CallbackList checks) plus `extra`."""
+    if callbacks is None:
+        return [extra]
+    if isinstance(callbacks, (list, tuple)):
+        return [*callbacks, extra]
+    return [callbacks, extra] if isinstance(callbacks, Callback) else callbacks  # a wrong type: CallbackList says so

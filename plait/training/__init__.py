@@ -1,1 +1,4 @@
-"""The training loop, GradientTape and compile-time resolution."""
+"""The training loop, GradientTape, compile-time resolution and the state of one fit (`FitRun`)."""
+from plait.training.run import FitRun, TrainableModel
+
+__all__ = ["FitRun", "TrainableModel"]

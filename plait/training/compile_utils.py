@@ -138,6 +138,7 @@ class CompileMetrics:
                                  "torchmetrics metrics take no sample weights. List it in metrics=[...], or use a "
                                  "plait metric (e.g. plait.metrics.F1Score) in weighted_metrics.")
         self.entries: list[tuple[Any, int, bool]] = []  # (metric, output index, weighted)
+        self.log_names: list[str] = []  # Keras's log name of each entry ('accuracy', 'out_a_accuracy', ...)
         self.built = False
 
     @staticmethod
@@ -176,7 +177,7 @@ class CompileMetrics:
                         k += 1
                         name = f"{base}_{k}"
                     names.add(name)
-                    metric.log_name = name
+                    self.log_names.append(name)
                     self.entries.append((metric, i, weighted_flag))
         self.built = True
 
@@ -196,6 +197,11 @@ class CompileMetrics:
     @property
     def metrics(self) -> list[Any]:
         return [m for m, _, _ in self.entries]
+
+    @property
+    def named_metrics(self) -> list[tuple[str, Any]]:
+        """(log name, metric) of each resolved metric, in log order."""
+        return [(name, m) for name, (m, _, _) in zip(self.log_names, self.entries)]
 
 
 def _listify(spec: Any) -> list[Any]:

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from plait.utils.caller import user_stacklevel
+
 
 class CompiledGradients:
     """`step(variables, x, y, sample_weight) -> (grads, loss, y_pred, parts)`, or None where tracing failed.
@@ -72,7 +74,7 @@ class CompiledGradients:
             reason = (str(err).strip().splitlines() or [""])[0]
             warnings.warn(f"jit_compile=True could not compile this model's train step as one graph, so it "
                           f"runs eagerly ({type(err).__name__}: {reason}). Compile with jit_compile=False to "
-                          "silence this.", RuntimeWarning, stacklevel=4)
+                          "silence this.", RuntimeWarning, stacklevel=user_stacklevel())
             self.failed = True
             return None
         self._traced = True

@@ -12,11 +12,13 @@ import numpy as np
 import torch
 
 from plait.callbacks import CallbackList
-from plait.data.adapter import ArrayData, EpochIterator, adapt, class_weight_to_sample_weight, \
-    train_validation_split, unpack_x_y_sample_weight
-from plait.evaluation import monitor as _diagnostics
+from plait.callbacks.logs import LazyLogs, to_float
+from plait.callbacks.training_state import preserved_rng
+from plait.data import ArrayAdapter, EpochIterator, adapt, apply_class_weight, train_validation_split, \
+    unpack_x_y_sample_weight
 from plait.tensors import drop_autocast_casts, restore_autocast_cache, uncache_autocast
-from plait.training.logs import LazyLogs, to_float
+from plait.training.run import FitRun, TrainableModel
+from plait.utils.caller import user_stacklevel
 from plait.utils.progbar import is_interactive
 
 
@@ -67,7 +69,7 @@ def _float_logs(logs: Any) -> dict[str, float]:
     return {k: to_float(v) for k, v in dict(logs).items()}
 
 
-def _validation_source(model: Any, validation_data: Any) -> Any:
+def _validation_source(model: TrainableModel, validation_data: Any) -> Any:
     if isinstance(validation_data, (tuple, list)):
         if len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be (x_val, y_val) or (x_val, y_val, val_sample_weight), "
@@ -77,10 +79,16 @@ def _validation_source(model: Any, validation_data: Any) -> Any:
     return adapt(validation_data, device=model._device())
 
 
-def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: Any, callbacks: Any,
+def _start(model: TrainableModel, run: FitRun) -> FitRun | None:
+    """Hands `run` to the model for the call; returns the run it replaces (a callback may evaluate inside fit)."""
+    previous, model.fit_run = model.fit_run, run
+    return previous
+
+
+def fit(model: TrainableModel, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: Any, callbacks: Any,
         validation_split: float, validation_data: Any, shuffle: Any, class_weight: Any, sample_weight: Any,
         initial_epoch: int, steps_per_epoch: Any, validation_steps: Any, validation_batch_size: Any,
-        validation_freq: Any, nan_policy: str | None = None, diagnostics: bool = True) -> Any:
+        validation_freq: Any, nan_policy: str | None = None) -> Any:
     model._assert_compiled()
     batch_size = check_batch_size(batch_size) or 32
     validation_batch_size = check_batch_size(validation_batch_size, "validation_batch_size") or batch_size
@@ -90,69 +98,58 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
     verbose = resolve_verbose(verbose)
     if nan_policy not in (None, "raise"):
         raise ValueError(f"nan_policy must be None or 'raise', got {nan_policy!r}.")
-    train = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
-    val = None
-    full, split_at = None, None
+    run = FitRun(kind="fit", epochs=int(epochs), initial_epoch=int(initial_epoch), class_weight=class_weight,
+                 sample_weight=sample_weight, validation_split=validation_split)
+    train = run.data = adapt(x, y, sample_weight, device=model._device(), require_y=model.compiled_loss is not None)
     if validation_data is not None:
-        val = _validation_source(model, validation_data)
+        run.validation_data = _validation_source(model, validation_data)
     elif validation_split:
-        if not isinstance(train, ArrayData):
+        if not isinstance(train, ArrayAdapter):
             raise ValueError("validation_split only works with arrays or tensors; for a DataLoader or "
                              "generator pass validation_data instead.")
-        full = train
-        train, val = train_validation_split(train, validation_split)
-        split_at = train.num_samples
-    # --- diagnostics (plait.evaluation): data checks run once here; the monitor joins the callbacks below.
-    findings, tracker = [], None
-    if diagnostics:
-        findings, tracker = _diagnostics.start_fit(model, train, val, full=full, split_at=split_at,
-                                                   validation_split=validation_split, class_weight=class_weight,
-                                                   sample_weight=sample_weight)
+        run.full_data = train
+        train, run.validation_data = train_validation_split(train, validation_split)
+        run.data, run.split_at = train, train.num_samples
     iterator = EpochIterator(train, batch_size, shuffle=shuffle, steps_per_epoch=steps_per_epoch,
                              class_weight=class_weight)
-    val_iterator = None if val is None else EpochIterator(val, validation_batch_size, steps_per_epoch=validation_steps)
+    val_iterator = None if run.validation_data is None else \
+        EpochIterator(run.validation_data, validation_batch_size, steps_per_epoch=validation_steps)
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                        verbose=verbose, epochs=epochs, steps=iterator.num_steps)
-    cbs.history.diagnostics = findings
-    if diagnostics:
-        monitor = _diagnostics.DiagnosticsMonitor(findings, tracker, list(cbs.callbacks))
-        monitor.set_model(model)
-        monitor.set_params(cbs.params)
-        cbs.callbacks.append(monitor)  # last, so it sees EarlyStopping's outcome and speaks after the progress bar
     want_batch_hooks = cbs.needs_batch_hooks("train")
     spe = model.steps_per_execution
     model.stop_training = False
-    model._train_vars_cache = None
-    model._regularized_cache = None
     # A callback such as TerminateOnNaN asks, through `requires_finite_loss`, that a NaN step never
     # reaches the weights; so does nan_policy='raise'.
-    model._nan_guard = nan_policy == "raise" or any(getattr(cb, "requires_finite_loss", False) for cb in cbs.callbacks)
-    model._nonfinite_loss = None
-    model._initial_epoch = None
+    run.nan_guard = nan_policy == "raise" or any(getattr(cb, "requires_finite_loss", False) for cb in cbs.callbacks)
     logs: dict[str, float] = {}
-    cbs.on_train_begin()
-    # A callback (e.g. BackupAndRestore resuming a run) may move the start, as Keras's `model._initial_epoch`.
-    start_epoch = initial_epoch if model._initial_epoch is None else int(model._initial_epoch)
+    previous = _start(model, run)
     # Inside a user's torch.autocast region, every step must cast the weights it trains, not the region's
     # cached casts of the first step's weights (which would leave the loss flat).
     autocast_cache = uncache_autocast(model._device())
     try:
+        cbs.on_train_begin()
+        start_epoch = run.initial_epoch  # a callback (BackupAndRestore resuming a run) may have moved it
         for epoch in range(start_epoch, epochs):
             model.reset_metrics()
             cbs.on_epoch_begin(epoch)
             model.train()
-            last, hooked = None, -1
+            last, step, hooked = None, -1, -1
             for step, batch in iterator.epoch():
+                if run.replaying:
+                    last = _replay(model, run, batch)
+                    hooked = step  # a replayed batch fires no hooks: they fired before the backup
+                    continue
                 # With steps_per_execution=N, batch hooks fire once per N steps, as in Keras.
                 if want_batch_hooks and step % spe == 0:
                     cbs.on_train_batch_begin(step)
                 last = model.train_step(batch)
-                if model._train_vars_cache is None:  # once the model is built: walked once per fit, not per step
-                    model._train_vars_cache = model.trainable_weights
-                    model._regularized_cache = model._regularized_weights()
-                if model._nonfinite_loss is not None and nan_policy == "raise":
+                if run.variables is None:  # once the model is built: walked once per fit, not per step
+                    run.variables = model.trainable_weights
+                    run.regularized = model._regularized_weights()
+                if run.nonfinite_loss is not None and nan_policy == "raise":
                     raise FloatingPointError(
-                        f"The loss became {model._nonfinite_loss} at epoch {epoch + 1}, step {step + 1}; that step "
+                        f"The loss became {run.nonfinite_loss} at epoch {epoch + 1}, step {step + 1}; that step "
                         "was not applied, so the weights are those from before it. Look for NaN/inf in the data, "
                         "lower the learning rate, or clip gradients (clipnorm=1.0).")
                 if want_batch_hooks and (step + 1) % spe == 0:
@@ -170,48 +167,54 @@ def fit(model: Any, *, x: Any, y: Any, batch_size: Any, epochs: Any, verbose: An
                     warnings.warn("Your input ran out of data; interrupting training after epoch "
                                   f"{epoch} of {epochs}. A generator can be iterated once: pass a DataLoader or "
                                   "another re-iterable source, or set steps_per_epoch and make the generator "
-                                  "infinite.", UserWarning, stacklevel=3)
+                                  "infinite.", UserWarning, stacklevel=user_stacklevel())
                     break
                 raise ValueError("The training data produced no batches; check that it is not empty.")
             logs = _float_logs(last)
             if val_iterator is not None and _should_validate(epoch, validation_freq):
-                val_logs = _run_test(model, val_iterator, CallbackList(None, model=model), tracker=tracker)
+                val_logs = _run_test(model, val_iterator, CallbackList(None, model=model))
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if model.stop_training or iterator.exhausted:
                 break
+        cbs.on_train_end(logs)
     finally:
         restore_autocast_cache(autocast_cache)
         model.eval()
-        model._train_vars_cache = None
-        model._regularized_cache = None
-        model._nan_guard = False
-    cbs.on_train_end(logs)
+        model.fit_run = previous
     return cbs.history
 
 
-def _run_test(model: Any, iterator: EpochIterator, cbs: Any, tracker: Any = None) -> dict[str, float]:
+def _replay(model: TrainableModel, run: FitRun, batch: Any) -> LazyLogs:
+    """Draws one batch trained before a mid-epoch backup without training on it (see `FitRun.resume_at`).
+
+    The metrics are built first, from this batch, so the backup's running values can be put back into them
+    after the last replayed batch; the random number generators are restored around that forward pass, so the
+    resumed run draws exactly the numbers the uninterrupted one drew.
+    """
+    with preserved_rng():
+        model.build_metrics(batch)
+    run.replayed_one()
+    return LazyLogs(model.get_metrics_result)
+
+
+def _run_test(model: TrainableModel, iterator: EpochIterator, cbs: Any) -> dict[str, float]:
     model.reset_metrics()
+    run = model.fit_run
+    for observer in [] if run is None else run.observers:
+        observer.reset_state()
     model.eval()
     drop_autocast_casts(model._device())  # in a user's autocast region, casts of weights trained since are stale
     want_batch_hooks = cbs.needs_batch_hooks("test")
     cbs.on_test_begin()
     last = None
-    # A diagnostics tracker (plait.evaluation) is handed each batch's output during this pass only.
-    hook = None if tracker is None else tracker.attach(model)
-    try:
-        with torch.no_grad():
-            for step, batch in iterator.epoch():
-                if want_batch_hooks:
-                    cbs.on_test_batch_begin(step)
-                last = model.test_step(batch)
-                if tracker is not None:
-                    tracker.update(batch)
-                if want_batch_hooks:
-                    cbs.on_test_batch_end(step, _batch_logs(last))
-    finally:
-        if hook is not None:
-            hook.remove()
+    with torch.no_grad():
+        for step, batch in iterator.epoch():
+            if want_batch_hooks:
+                cbs.on_test_batch_begin(step)
+            last = model.test_step(batch)
+            if want_batch_hooks:
+                cbs.on_test_batch_end(step, _batch_logs(last))
     if last is None:
         raise ValueError("The evaluation data produced no batches; check that it is not empty.")
     logs = _float_logs(last)
@@ -219,21 +222,21 @@ def _run_test(model: Any, iterator: EpochIterator, cbs: Any, tracker: Any = None
     return logs
 
 
-def evaluate(model: Any, *, x: Any, y: Any, batch_size: Any, verbose: Any, sample_weight: Any, steps: Any,
-             callbacks: Any, diagnostics: bool = True) -> dict[str, float]:
+def evaluate(model: TrainableModel, *, x: Any, y: Any, batch_size: Any, verbose: Any, sample_weight: Any,
+             steps: Any, callbacks: Any) -> dict[str, float]:
     model._assert_compiled()
     batch_size = check_batch_size(batch_size) or 32
     _check_steps(steps, "steps")
     verbose = resolve_verbose(verbose)
-    data = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
+    data = adapt(x, y, sample_weight, device=model._device(), require_y=model.compiled_loss is not None)
     iterator = EpochIterator(data, batch_size, steps_per_epoch=steps)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                        steps=iterator.num_steps)
-    tracker = _diagnostics.evaluation_tracker(model) if diagnostics else None
-    logs = _run_test(model, iterator, cbs, tracker=tracker)
-    if diagnostics:
-        _diagnostics.after_evaluate(model, data, tracker)
-    return logs
+    previous = _start(model, FitRun(kind="evaluate", data=data, sample_weight=sample_weight))
+    try:
+        return _run_test(model, iterator, cbs)
+    finally:
+        model.fit_run = previous
 
 
 def _concat(outputs: list[Any]) -> Any:
@@ -252,7 +255,7 @@ def _concat(outputs: list[Any]) -> Any:
     raise TypeError(f"predict_step returned {type(first).__name__}; expected tensors.")
 
 
-def predict(model: Any, *, x: Any, batch_size: Any, verbose: Any, steps: Any, callbacks: Any) -> Any:
+def predict(model: TrainableModel, *, x: Any, batch_size: Any, verbose: Any, steps: Any, callbacks: Any) -> Any:
     batch_size = check_batch_size(batch_size) or 32
     _check_steps(steps, "steps")
     verbose = resolve_verbose(verbose)
@@ -280,23 +283,22 @@ def predict(model: Any, *, x: Any, batch_size: Any, verbose: Any, steps: Any, ca
     return _concat(outputs)
 
 
-def predict_batch(model: Any, x: Any) -> Any:
+def predict_batch(model: TrainableModel, x: Any) -> Any:
     data = adapt(x, device=model._device())
     model.eval()
     drop_autocast_casts(model._device())
     with torch.no_grad():
-        return _concat([model.predict_step(data.take(slice(0, data.num_samples)))])
+        return _concat([model.predict_step(data.all())])
 
 
-def on_batch(model: Any, kind: str, x: Any, y: Any, sample_weight: Any, class_weight: Any) -> dict[str, float]:
+def on_batch(model: TrainableModel, kind: str, x: Any, y: Any, sample_weight: Any,
+             class_weight: Any) -> dict[str, float]:
     """train_on_batch / test_on_batch: metrics reset, one step, logs of that batch."""
     model._assert_compiled()
     if sample_weight is not None and class_weight is not None:
         raise ValueError("Pass either sample_weight or class_weight to train_on_batch, not both.")
-    data = adapt(x, y, sample_weight, device=model._device(), require_y=model._compile_loss is not None)
-    batch = data.take(slice(0, data.num_samples))
-    if class_weight is not None:
-        batch = (batch[0], batch[1], class_weight_to_sample_weight(batch[1], class_weight))
+    data = adapt(x, y, sample_weight, device=model._device(), require_y=model.compiled_loss is not None)
+    batch = data.all() if class_weight is None else apply_class_weight(data.all(), class_weight)
     model.reset_metrics()
     if kind == "train":
         model.train()

@@ -5,20 +5,13 @@ from typing import Any
 
 import torch
 
-from plait.data.tree import leaves
+from plait import tree
 
 
-def _restructure(template: Any, flat: list) -> Any:
-    it = iter(flat)
-
-    def build(t: Any) -> Any:
-        if isinstance(t, dict):
-            return {k: build(v) for k, v in t.items()}
-        if isinstance(t, (list, tuple)):
-            return type(t)(build(v) for v in t)
-        return next(it)
-
-    return build(template)
+def _tensors(x: Any) -> list:
+    # A None in a target, upstream-gradient or watch structure (an output with no loss) is skipped, not an
+    # error; sources do not go through here, since the gradients returned must line up with them one to one.
+    return [t for t in tree.flatten(x) if t is not None]
 
 
 class GradientTape:
@@ -59,7 +52,7 @@ class GradientTape:
 
     def watch(self, tensor: Any) -> None:
         """Tracks a plain tensor (e.g. an input) so gradients with respect to it can be taken."""
-        for t in leaves(tensor):
+        for t in _tensors(tensor):
             if not isinstance(t, torch.Tensor) or not t.is_floating_point():
                 raise TypeError(f"GradientTape.watch needs floating-point tensors, got {type(t).__name__}"
                                 f"{'' if not isinstance(t, torch.Tensor) else ' of dtype ' + str(t.dtype)}.")
@@ -89,11 +82,11 @@ class GradientTape:
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}.")
         self._used = True
-        targets = [t for t in leaves(target)]
+        targets = _tensors(target)
         if not targets or not all(isinstance(t, torch.Tensor) for t in targets):
             raise TypeError(f"gradient() needs the target to be a tensor computed inside the tape, got "
                             f"{type(target).__name__}.")
-        flat_sources = leaves(sources)
+        flat_sources = tree.flatten(sources)
         for s in flat_sources:
             if not isinstance(s, torch.Tensor):
                 raise TypeError(f"gradient() sources must be tensors or variables, got {type(s).__name__}.")
@@ -101,7 +94,7 @@ class GradientTape:
         grads: list[Any] = [None] * len(flat_sources)
         connected = [t for t in targets if t.requires_grad]
         if wanted and connected:
-            grad_outputs = None if output_gradients is None else leaves(output_gradients)
+            grad_outputs = None if output_gradients is None else _tensors(output_gradients)
             if grad_outputs is not None:
                 grad_outputs = [g for g, t in zip(grad_outputs, targets) if t.requires_grad]
             computed = torch.autograd.grad(connected, [flat_sources[i] for i in wanted], grad_outputs=grad_outputs,
@@ -112,4 +105,4 @@ class GradientTape:
             grads = [torch.zeros_like(s) if g is None else g for g, s in zip(grads, flat_sources)]
         if isinstance(sources, torch.Tensor):
             return grads[0]
-        return _restructure(sources, grads)
+        return tree.pack_sequence_as(sources, grads)

@@ -1,8 +1,10 @@
-"""Trainer: what one training, evaluation or prediction step does (mixed into Model).
+"""Trainer: the compile state of a model and what one training, evaluation or prediction step does.
 
-A step resolves the compiled losses and metrics from its first batch, runs forward and loss and takes
-gradients (eagerly with autograd, or as one torch.compile'd graph with jit_compile=True), hands them to
-`optimizer.apply`, the same update rule a GradientTape loop uses, and updates the metrics on the device.
+Mixed into `plait.Model`. A step resolves the compiled losses and metrics from its first batch, runs forward
+and loss and takes gradients (eagerly with autograd, or as one torch.compile'd graph with jit_compile=True),
+hands them to `optimizer.apply`, the same update rule a GradientTape loop uses, and updates the metrics on the
+device. During `fit` a step reads the run's state from `self.fit_run` (training/run.py), never from loose
+attributes.
 """
 from __future__ import annotations
 
@@ -11,14 +13,50 @@ from typing import Any
 import torch
 
 from plait import metrics as metrics_mod
-from plait.data.adapter import unpack_x_y_sample_weight
-from plait.data.tree import leaves
+from plait.callbacks.logs import LazyLogs
+from plait.data import unpack_x_y_sample_weight
+from plait.training.compile_utils import CompileLoss, CompileMetrics
 from plait.training.compiled_step import CompiledGradients
-from plait.training.logs import LazyLogs
+from plait.training.run import FitRun
+from plait.tree import flatten
+
+
+def _batch_rows(x: Any) -> int:
+    return x.shape[0] if isinstance(x, torch.Tensor) else flatten(x)[0].shape[0]
 
 
 class Trainer:
-    """The step methods of `plait.Model`; override `train_step`/`test_step`/`predict_step` to customize."""
+    """The step methods of `plait.Model`; override `train_step`/`test_step`/`predict_step` to customize.
+
+    Keras's contract holds: each step takes one batch (`(x,)`, `(x, y)` or `(x, y, sample_weight)`) and
+    returns the logs, a mapping of name to value.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.compiled = False
+        self.optimizer: Any = None
+        self.stop_training = False
+        self.fit_run: FitRun | None = None  # the running fit's state (training/run.py); None outside fit
+        self.steps_per_execution = 1
+        self.jit_compile: Any = "auto"
+        self._reset_compile_state()
+
+    def _reset_compile_state(self) -> None:
+        self._compile_loss: CompileLoss | None = None
+        self._compile_metrics: CompileMetrics | None = None
+        self._loss_tracker = metrics_mod.Mean(name="loss")
+        self._output_loss_trackers: list[Any] = []
+        self._last_loss_parts: list[Any] = []
+        self._compile_built = False
+        self._compile_config: dict[str, Any] = {}
+        self._compiled_step: CompiledGradients | None = None  # the jit_compile=True gradient step
+        self._unused_variables: Any = None  # (ids of the variables, indices the last eager step found unused)
+
+    @property
+    def compiled_loss(self) -> CompileLoss | None:
+        """The loss given to `compile`, resolved per output (None when compiled without a loss)."""
+        return self._compile_loss
 
     def _flat_outputs(self, y: Any) -> list[torch.Tensor]:
         if isinstance(y, dict):
@@ -46,46 +84,70 @@ class Trainer:
         self._compile_metrics.build(y_true, y_hat, names, losses)
         self._compile_built = True
 
+    def build_metrics(self, data: Any) -> None:
+        """Resolves the compiled losses and metrics from one batch with an inference forward pass.
+
+        A step does this by itself on its first batch; `fit` calls it first only where the metrics must exist
+        before any step runs (resuming mid-epoch, whose saved running metrics are restored into them).
+        """
+        if self._compile_built:
+            return
+        x, y, _ = unpack_x_y_sample_weight(data)
+        with torch.no_grad():
+            y_pred = self(x, training=False)
+        self._build_compile(y, y_pred)
+
     # ------------------------------------------------------------------ steps
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> torch.Tensor:
         """The total loss for one batch (compiled losses, weighted, summed)."""
         if y is None:
             raise ValueError("The batch has no targets y, but the compiled loss needs them.")
+        if not self._compile_built:  # a custom train_step's first batch: resolve the losses as Keras does here
+            self._build_compile(y, y_pred)
         total, parts = self._loss_and_parts(y, y_pred, sample_weight)
         self._last_loss_parts = parts
         return total
 
     def _loss_and_parts(self, y: Any, y_pred: Any, sample_weight: Any,
                         penalties: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list]:
-        """Compiled losses (weighted, summed) plus the weights' regularization penalties (default
-        `self.losses`), as Keras adds them."""
+        """Compiled losses (weighted, summed) plus the weights' regularization penalties (default: those of
+        the run's cached regularized weights, else `self.losses`), as Keras adds them."""
         if self._compile_loss is None:
             raise ValueError("No loss to optimize: pass loss=... to compile(), or override compute_loss/train_step.")
         total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
         if penalties is None:
-            penalties = self.losses
+            run = self.fit_run
+            penalties = self.losses if run is None or run.regularized is None else \
+                [reg(var) for var, reg in run.regularized]
         if penalties:
             total = total + torch.stack(penalties).sum()
         return total, parts
 
     def _track_loss(self, loss: torch.Tensor, x: Any) -> None:
         # Keras weights each batch's loss by its size, so the epoch loss is a per-sample mean.
-        batch = x.shape[0] if isinstance(x, torch.Tensor) else leaves(x)[0].shape[0]
-        self._loss_tracker.update_scalar(loss, batch)
-        for tracker, part in zip(self._output_loss_trackers, getattr(self, "_last_loss_parts", [])):
-            tracker.update_scalar(part, batch)
+        rows = _batch_rows(x)
+        self._loss_tracker.update_scalar(loss, rows)
+        for tracker, part in zip(self._output_loss_trackers, self._last_loss_parts):
+            tracker.update_scalar(part, rows)
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> LazyLogs:
-        """Updates the compiled metrics with one batch; returns the logs (computed only when read)."""
+        """Updates the compiled metrics with one batch; returns the logs (computed only when read).
+
+        In an evaluation step (the model in inference mode) the run's observers see the batch too.
+        """
         if y is not None:
             self._compile_metrics.update_state(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
+            run = self.fit_run
+            if run is not None and run.observers and not self.training:
+                run.update_observers(y, y_pred)
         return LazyLogs(self.get_metrics_result)
 
     def train_step(self, data: Any) -> Any:
         """One optimization step on one batch: forward, loss, gradients, `optimizer.apply`, metrics."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        variables = self._train_variables()
+        run = self.fit_run
+        variables = self.trainable_weights if run is None or run.variables is None else run.variables
         compiled = self._compiled_gradients(variables) if self._compile_built and self.jit_compile is True else None
         result = None if compiled is None else compiled(variables, x, y, sample_weight)
         grads: Any = None
@@ -101,9 +163,9 @@ class Trainer:
             self._build_compile(y, y_pred)
             loss, parts = self._loss_and_parts(y, y_pred, sample_weight)
         self._last_loss_parts = parts
-        if self._nan_guard and not bool(torch.isfinite(loss.detach())):
+        if run is not None and run.nan_guard and not bool(torch.isfinite(loss.detach())):
             # The step is skipped, so the weights stay as they were before the bad batch.
-            self._nonfinite_loss = float(loss.detach())
+            run.nonfinite_loss = float(loss.detach())
         elif variables:
             if grads is None:
                 grads = torch.autograd.grad(loss, variables, allow_unused=True)
@@ -132,16 +194,10 @@ class Trainer:
             step = self._compiled_step = CompiledGradients(self, variables, seen[1])
         return None if step.failed else step
 
-    def _train_variables(self) -> list[torch.nn.Parameter]:
-        cached = getattr(self, "_train_vars_cache", None)
-        return cached if cached is not None else self.trainable_weights
-
     def test_step(self, data: Any) -> Any:
         """One evaluation step: forward in inference mode, loss and metrics."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        if self._output_sink is not None:
-            self._output_sink(y_pred)
         if not self._compile_built:
             self._build_compile(y, y_pred)
         if self._compile_loss is not None and y is not None:
@@ -153,17 +209,21 @@ class Trainer:
         return self(x, training=False)
 
     # ------------------------------------------------------------------ metrics
+    def _named_metrics(self) -> list[tuple[str, Any]]:
+        """(log name, metric) of every tracked metric: the loss, per-output losses, then the compiled metrics."""
+        named = [("loss", self._loss_tracker)] if self._compile_loss is not None else []
+        named += [(m.name, m) for m in self._output_loss_trackers]
+        if self._compile_metrics is not None:
+            named += self._compile_metrics.named_metrics
+        return named
+
     @property
     def metrics(self) -> list[Any]:
-        tracked = [self._loss_tracker] if self._compile_loss is not None else []
-        tracked += self._output_loss_trackers
-        if self._compile_metrics is not None:
-            tracked += self._compile_metrics.metrics
-        return tracked
+        return [m for _, m in self._named_metrics()]
 
     @property
     def metrics_names(self) -> list[str]:
-        return [getattr(m, "log_name", m.name) for m in self.metrics]
+        return [name for name, _ in self._named_metrics()]
 
     def reset_metrics(self) -> None:
         for m in self.metrics:
@@ -171,4 +231,4 @@ class Trainer:
 
     def get_metrics_result(self) -> dict[str, torch.Tensor]:
         """Current value of every metric (tensors on the device; no host copy)."""
-        return {getattr(m, "log_name", m.name): m.result() for m in self.metrics}
+        return {name: m.result() for name, m in self._named_metrics()}

@@ -9,7 +9,7 @@ import torch
 
 from plait.callbacks import Callback, CallbackList, History, LambdaCallback, ProgbarLogger
 from plait.callbacks.lambda_callback import HOOK_NAMES
-from plait.training.logs import LazyLogs
+from plait.callbacks.logs import LazyLogs
 
 BAR = "━"
 EPOCH_HOOKS = ("on_epoch_begin", "on_epoch_end")

@@ -221,12 +221,13 @@ def test_diagnostics_do_not_change_training():
 
 
 def test_early_stopping_that_restores_the_best_weights_silences_overfitting(monkeypatch):
-    from plait.evaluation.monitor import DiagnosticsMonitor
+    from plait.evaluation.fit_diagnostics import FitDiagnostics
 
     class Restorer(plait.callbacks.Callback):
         restore_best_weights = True
 
-    monitor = DiagnosticsMonitor([], None, [Restorer()])
+    monitor = FitDiagnostics()
+    monitor.set_callbacks([Restorer(), monitor])
     monitor.set_params({"epochs": 10})
     for epoch, (loss, val) in enumerate(zip(np.linspace(1, 0.1, 10), [1, 0.5, 0.4, 0.6, 0.8, 1, 1.2, 1.4, 1.6, 2])):
         monitor.on_epoch_end(epoch, {"loss": loss, "val_loss": val})

@@ -157,3 +157,30 @@ def test_plait_report_command_writes_html_for_a_saved_model(tmp_path, capsys):
         main(["report", str(tmp_path / "model.plait"), str(tmp_path / "test.csv"), "--target", "nope"])
     with pytest.raises(SystemExit, match="no data file"):
         main(["report", str(tmp_path / "model.plait"), str(tmp_path / "missing.csv")])
+
+
+def test_render_imports_no_report_and_each_report_renders_itself():
+    """render.py is below the reports (no import of report*, lazy or not); a report picks its own HTML body."""
+    import ast
+    from pathlib import Path
+
+    from plait.evaluation import render
+    from plait.evaluation.reports_base import Report
+
+    source = Path(render.__file__).read_text()
+    imported = {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import) for a in n.names}
+    assert not [m for m in imported if m and m.startswith("plait.evaluation.report")], imported
+
+    class Minimal(Report):
+        def _html_body(self):
+            return "<h1>Minimal</h1>"
+
+    minimal = Minimal(history=None, n_bootstrap=0, confidence=0.95, seed=0)
+    fragment = minimal.to_html(full_page=False)
+    assert fragment == render.page("<h1>Minimal</h1>", full_page=False) == minimal._repr_html_()
+    assert fragment.startswith('<div class="plait-report"><style>') and fragment.endswith("<h1>Minimal</h1></div>")
+    page = minimal.to_html()
+    assert page.startswith("<!DOCTYPE html>") and fragment in page and page.endswith("</body></html>")
+    report = _report(history=False)
+    assert report.to_html(full_page=False) == render.page(render.classification_html(report), full_page=False)

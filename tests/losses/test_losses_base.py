@@ -1,13 +1,9 @@
 """Loss base class, reductions, string ids, (de)serialization and error messages."""
-import doctest
-
 import numpy as np
 import pytest
 import torch
 
 from plait import losses
-from plait.losses import loss as loss_module
-from plait.losses import probabilistic, regression
 
 
 def _np(x):
@@ -174,9 +170,3 @@ def test_reduce_weighted_values_matches_numpy():
     out = losses.reduce_weighted_values(values, None, mask, "sum_over_batch_size")
     v, m = values.numpy(), mask.numpy()
     np.testing.assert_allclose(out.numpy(), (v * m).sum() / (m.sum() + 1e-7), rtol=1e-12)
-
-
-@pytest.mark.parametrize("module", [loss_module, regression, probabilistic], ids=lambda m: m.__name__)
-def test_docstring_examples_run(module):
-    result = doctest.testmod(module, globs=vars(module).copy())
-    assert result.attempted > 0 and result.failed == 0

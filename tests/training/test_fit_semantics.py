@@ -194,7 +194,7 @@ def test_data_errors_leave_weights_untouched():
 
 
 def test_finite_check_is_exact_when_a_sum_of_finite_data_overflows():
-    from plait.data.adapter import _all_finite
+    from plait.data.arrays import _all_finite
 
     huge = torch.full((4, 3), 3e38)  # finite float32 values whose sum is inf
     assert _all_finite(huge)
