@@ -23,8 +23,11 @@ demo: $(STAMP)
 # pytest exits 5 when it collects no test; that must fail CI, and it does because make propagates it.
 # lint-imports checks the layering contracts of pyproject.toml first (a fraction of a second); --no-cache keeps
 # its cache folder out of the working tree.
+# The house rules as checks: the layering (import-linter contracts in pyproject.toml), ruff, then the suite
+# (with every docstring example, through --doctest-modules).
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check --no-cache plait tests
 	$(PY) -m pytest -n 2 -q
 
 # The suite again with other float kernels than this CPU's best: MKL and ATen in their portable mode, and

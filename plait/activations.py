@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from plait.registry import Registry
 from plait.tensors import convert_to_tensor
 
-ACTIVATIONS: Registry[Callable[..., torch.Tensor]] = Registry("activation")
+ACTIVATIONS: Registry[Callable[..., torch.Tensor]] = Registry(
+    "activation", functions=True, error=ValueError, hint="Pass a string id such as 'relu', a callable, or None "
+                                                         "for linear.")
 
 __all__ = [
     "ACTIVATIONS", "celu", "deserialize", "elu", "exponential", "gelu", "get", "glu", "hard_shrink",
@@ -323,15 +325,7 @@ def get(identifier: Any) -> Callable[..., Any]:
         >>> get("relu") is relu
         True
     """
-    if identifier is None:
-        return linear
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret activation function identifier: {identifier!r} "
-                     f"(of type {type(identifier).__name__}). Pass a string id such as 'relu', a callable, "
-                     "or None for linear.")
+    return linear if identifier is None else ACTIVATIONS.get(identifier)
 
 
 def serialize(activation: Any) -> str | dict[str, Any]:
@@ -343,20 +337,7 @@ def serialize(activation: Any) -> str | dict[str, Any]:
     Raises:
         ValueError: for a callable that is neither registered nor configurable (e.g. a lambda).
     """
-    if isinstance(activation, str):
-        activation = ACTIVATIONS.lookup(activation)
-    name = getattr(activation, "__name__", None)
-    if name is not None and name in ACTIVATIONS and ACTIVATIONS.lookup(name) is activation:
-        return name
-    for key in ACTIVATIONS.names():
-        if ACTIVATIONS.lookup(key) is activation:
-            return key
-    if hasattr(activation, "get_config") and not isinstance(activation, type):
-        return {"module": type(activation).__module__, "class_name": type(activation).__name__,
-                "config": activation.get_config(), "registered_name": None}
-    raise ValueError(f"Cannot serialize activation {activation!r}: it is not a registered activation. "
-                     "Register it with `@plait.activations.ACTIVATIONS.register()` (then it saves by name), "
-                     "or use a built-in id such as 'relu'.")
+    return ACTIVATIONS.serialize(activation)
 
 
 def deserialize(config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Callable[..., Any]:
@@ -370,22 +351,4 @@ def deserialize(config: str | dict[str, Any], custom_objects: dict[str, Any] | N
     Returns:
         The activation callable.
     """
-    custom_objects = custom_objects or {}
-    if isinstance(config, dict):
-        if config.get("class_name") == "function":
-            registered = config.get("registered_name")
-            if isinstance(registered, str) and registered in custom_objects:
-                return custom_objects[registered]
-            name = config.get("config")
-        elif "class_name" in config:
-            name = config["class_name"]
-        else:
-            raise ValueError(f"Cannot deserialize activation config {config!r}: expected a dict with a "
-                             "'class_name' key (as written by `serialize`), or a string id.")
-    else:
-        name = config
-    if not isinstance(name, str):
-        raise TypeError(f"Expected an activation name (str), got {type(name).__name__}: {name!r}.")
-    if name in custom_objects:
-        return custom_objects[name]
-    return ACTIVATIONS.lookup(name)
+    return ACTIVATIONS.deserialize(config, custom_objects)

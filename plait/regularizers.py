@@ -1,13 +1,11 @@
 """Weight regularizers (penalties added to the loss) with Keras's names and defaults."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from plait.registry import Registry
-
-REGULARIZERS: Registry = Registry("regularizer")
+from plait.registry import Registry, instance_or_function
 
 
 class Regularizer:
@@ -24,6 +22,10 @@ class Regularizer:
         return cls(**config)
 
 
+REGULARIZERS: Registry = Registry("regularizer", base=Regularizer, wrap=instance_or_function, error=ValueError,
+                                  hint="Pass e.g. 'l2' or plait.regularizers.L2(1e-4).")
+
+
 def _check(name: str, value: Any) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         raise ValueError(f"Regularization factor {name} must be a non-negative number, got {value!r}.")
@@ -35,7 +37,7 @@ class L1L2(Regularizer):
     """`l1 * sum(|w|) + l2 * sum(w**2)`.
 
     Example:
-        >>> float(L1L2(l1=0.1, l2=0.01)(torch.tensor([1.0, -2.0])))
+        >>> round(float(L1L2(l1=0.1, l2=0.01)(torch.tensor([1.0, -2.0]))), 6)  # float32 arithmetic
         0.35
     """
 
@@ -79,19 +81,17 @@ class L2(L1L2):
 l1, l2, l1_l2 = L1, L2, L1L2
 
 
-def get(identifier: Any) -> Regularizer | None:
-    """None, a string id ('l1', 'l2', 'l1_l2'), a config dict, an instance or a callable."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    obj = REGULARIZERS.get(identifier)
-    if not callable(obj):
-        raise TypeError(f"Could not interpret regularizer {identifier!r}; pass e.g. 'l2' or plait.regularizers.L2(1e-4).")
-    return obj
+def get(identifier: Any) -> Regularizer | Callable[..., Any] | None:
+    """None, a string id ('l1', 'l2', 'l1_l2'), a config dict, an instance, or a callable `fn(weight) -> penalty`
+    (a class is instantiated, as in Keras)."""
+    return REGULARIZERS.get(identifier)
 
 
-def serialize(regularizer: Any) -> Any:
-    if regularizer is None:
-        return None
-    if isinstance(regularizer, Regularizer):
-        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-    raise ValueError(f"Cannot serialize the regularizer {regularizer!r}; subclass plait.regularizers.Regularizer.")
+def serialize(regularizer: Any) -> dict[str, Any] | None:
+    """`{"class_name", "config"}` for a `Regularizer`; None for None."""
+    return None if regularizer is None else REGULARIZERS.serialize(regularizer, short=True)
+
+
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Regularizer:
+    """Rebuilds a regularizer from `serialize`'s output (or a string id such as 'l2')."""
+    return REGULARIZERS.deserialize(config, custom_objects)

@@ -62,7 +62,8 @@ class Variable(torch.nn.Parameter):
         return self.assign(self.detach() - torch.as_tensor(value, dtype=self.dtype, device=self.device))
 
     def __repr__(self) -> str:
-        return (f"<plait.Variable {self.name!r} shape={tuple(self.shape)} dtype={str(self.dtype).replace('torch.', '')} "
+        dtype = str(self.dtype).replace("torch.", "")
+        return (f"<plait.Variable {self.name!r} shape={tuple(self.shape)} dtype={dtype} "
                 f"trainable={self.trainable}>")
 
     def __deepcopy__(self, memo: dict) -> "Variable":

@@ -54,7 +54,8 @@ def test_forward_hooks_still_see_each_call(kind):
     torch.testing.assert_close(again, out)
 
 
-@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning")  # torch.onnx's own
+# torch.onnx's own deprecation warning
+@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning")
 def test_onnx_export_runs_in_onnxruntime(tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")

@@ -1,4 +1,5 @@
-"""scripts/install-torch.sh picks the torch build a user wants, checked with stand-ins for python, uname and nvidia-smi."""
+"""scripts/install-torch.sh picks the torch build a user wants, checked with stand-ins for python, uname and
+nvidia-smi."""
 import os
 import stat
 import subprocess

@@ -29,21 +29,39 @@ def _contracts() -> list[dict]:
         return tomllib.load(fh)["tool"]["importlinter"]["contracts"]
 
 
-@pytest.mark.parametrize("contract", _contracts(), ids=lambda c: c["id"])
-def test_import_linter_contract(contract):
+def _lint_imports(config: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     try:
         import importlinter  # noqa: F401
     except ImportError:
         pytest.skip("import-linter is not installed (requirements.txt pins it); `pip install import-linter`")
     # The command line in a child process, as `make test` runs it: the same report, and no import-linter state
     # (its rich console, its settings) left in this test process. --no-cache keeps .import_linter_cache away.
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-         str(ROOT / "pyproject.toml"), "--contract", contract["id"], "--no-cache", "--no-logo"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "120"})
+         str(config), *args, "--no-cache", "--no-logo"],
+        cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "120"})
+
+
+@pytest.mark.parametrize("contract", _contracts(), ids=lambda c: c["id"])
+def test_import_linter_contract(contract):
+    done = _lint_imports(ROOT / "pyproject.toml", "--contract", contract["id"])
     report = done.stdout + done.stderr
     assert "Contracts: 1 kept, 0 broken." in report and done.returncode == 0, (
         f"The layering contract {contract['name']!r} (pyproject.toml, id {contract['id']!r}) is broken:\n{report}")
+
+
+def test_import_linter_counts_imports_inside_functions(tmp_path):
+    # The contracts rely on it: a function-level import is a dependency. A toy package whose only cycle is lazy.
+    package = tmp_path / "toy"
+    (package / "a").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a" / "__init__.py").write_text("def f():\n    from toy import b\n    return b\n")
+    (package / "b.py").write_text("import toy.a\n")
+    config = tmp_path / "contracts.toml"
+    config.write_text('[tool.importlinter]\nroot_package = "toy"\n\n[[tool.importlinter.contracts]]\n'
+                      'id = "c"\nname = "no cycles"\ntype = "acyclic_siblings"\nancestors = ["toy"]\ndepth = 0\n')
+    done = _lint_imports(config, cwd=tmp_path)
+    assert done.returncode == 1 and "No cycles are allowed in toy" in done.stdout, done.stdout + done.stderr
 
 
 # ------------------------------------------------------------------------------------------- cycles, by AST

@@ -13,8 +13,8 @@ import torch
 from plait.callbacks import training_state as ts
 from plait.callbacks.callback import Callback
 from plait.saving import safetensors_format as st
-from plait.saving.errors import FormatError
-from plait.saving.model_io import assign_weights, weight_tensors
+from plait.errors import FormatError
+from plait.saving.weights import assign_weights, weight_tensors
 
 BACKUP_FILE = "latest.backup.safetensors"
 FORMAT_VERSION = 1
@@ -199,7 +199,8 @@ class BackupAndRestore(Callback):
         history = getattr(model, "history", None)
         meta: dict[str, Any] = {
             "format": "plait.backup", "format_version": FORMAT_VERSION, "epoch": epoch, "step": step,
-            "rng": rng_meta, "history": getattr(history, "history", {}), "history_epochs": getattr(history, "epoch", []),
+            "rng": rng_meta, "history": getattr(history, "history", {}),
+            "history_epochs": getattr(history, "epoch", []),
             "callbacks": ts.callback_states(self._callbacks, tensors)}
         if step is not None:
             epoch_tensors, meta["rng_epoch"] = self._epoch_rng or ts.get_rng_state()

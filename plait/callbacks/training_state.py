@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from plait.saving.errors import FormatError
+from plait.errors import FormatError
 
 
 def section(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

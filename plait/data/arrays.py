@@ -176,6 +176,7 @@ def train_validation_split(data: ArrayAdapter, validation_split: float) -> tuple
     n = data.num_samples
     split_at = math.floor(n * (1.0 - validation_split))
     if split_at in (0, n):
-        raise ValueError(f"validation_split={validation_split} leaves {'no training' if split_at == 0 else 'no validation'}"
-                         f" samples out of {n}. Use more data or a different validation_split.")
+        empty = "no training" if split_at == 0 else "no validation"
+        raise ValueError(f"validation_split={validation_split} leaves {empty} samples out of {n}. Use more data or a "
+                         "different validation_split.")
     return data.split(split_at)

@@ -187,7 +187,8 @@ def bootstrap_weights(n: int, n_bootstrap: int, seed: int | None,
         size = min(chunk, n_bootstrap - done)
         idx = torch.randint(0, n, (size, n), generator=gen)
         flat = (idx + torch.arange(size).unsqueeze(1) * n).reshape(-1)
-        counts = torch.zeros(size * n, dtype=torch.float64).index_add_(0, flat, torch.ones(flat.numel(), dtype=torch.float64))
+        ones = torch.ones(flat.numel(), dtype=torch.float64)
+        counts = torch.zeros(size * n, dtype=torch.float64).index_add_(0, flat, ones)
         yield counts.reshape(size, n)
         done += size
 

@@ -11,8 +11,9 @@ initializer fixes a hidden seed at construction and repeats its values on every 
 """
 from plait.initializers.base import INITIALIZERS, Initializer, compute_fans, deserialize, get, serialize
 from plait.initializers.constant import Constant, Identity, Ones, Zeros
-from plait.initializers.random_initializers import (GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal, LecunUniform,
-                                       Orthogonal, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling)
+from plait.initializers.random_initializers import (GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal,
+                                                    LecunUniform, Orthogonal, RandomNormal, RandomUniform,
+                                                    TruncatedNormal, VarianceScaling)
 
 __all__ = [
     "INITIALIZERS", "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",

@@ -1,4 +1,4 @@
-"""The initializer base classes, Keras's fan computation, the registry and get/serialize/deserialize."""
+"""The initializer base classes, Keras's fan computation, the registry and get/serialize/deserialize (through it)."""
 from __future__ import annotations
 
 import math
@@ -9,9 +9,7 @@ import numpy as np
 import torch
 
 from plait import config
-from plait.registry import Registry
-
-INITIALIZERS: Registry[type] = Registry("initializer")
+from plait.registry import Registry, instance_or_function
 
 # Std of a standard normal truncated to [-2, 2]; dividing by it gives the untruncated
 # stddev that yields the wanted std after truncation (Keras's constant).
@@ -104,6 +102,11 @@ class Initializer:
         return f"{type(self).__name__}({args})"
 
 
+INITIALIZERS: Registry[type] = Registry(
+    "initializer", base=Initializer, wrap=instance_or_function, error=ValueError,
+    hint="Pass a string id such as 'glorot_uniform', an Initializer, or a config dict.")
+
+
 class _RandomInitializer(Initializer):
     def __init__(self, seed: int | None = None) -> None:
         self.seed = _check_seed(seed)
@@ -163,41 +166,14 @@ def get(identifier: Any) -> Initializer | Callable[..., Any] | None:
         >>> get("he_normal")
         HeNormal(seed=None)
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r} (of type "
-                     f"{type(identifier).__name__}). Pass a string id such as 'glorot_uniform', an Initializer, "
-                     "or a config dict.")
+    return INITIALIZERS.get(identifier)
 
 
 def serialize(initializer: Initializer) -> dict[str, Any]:
     """Returns a Keras-style config dict: `{"module", "class_name", "config", "registered_name"}`."""
-    if not isinstance(initializer, Initializer):
-        raise ValueError(f"Cannot serialize initializer {initializer!r}: only Initializer instances carry a "
-                         "config. Subclass plait.initializers.Initializer and implement get_config().")
-    cls = type(initializer)
-    registered = cls.__name__ in INITIALIZERS and INITIALIZERS.lookup(cls.__name__) is cls
-    return {"module": cls.__module__, "class_name": cls.__name__, "config": initializer.get_config(),
-            "registered_name": None if registered else cls.__name__}
+    return INITIALIZERS.serialize(initializer)
 
 
 def deserialize(config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Initializer:
     """Rebuilds an initializer from a string id or a config dict written by `serialize` (or Keras)."""
-    custom_objects = custom_objects or {}
-    if isinstance(config, str):
-        name, kwargs = config, {}
-    elif isinstance(config, dict) and "class_name" in config:
-        name, kwargs = config["class_name"], dict(config.get("config") or {})
-    else:
-        raise ValueError(f"Cannot deserialize initializer config {config!r}: expected a string id or a dict "
-                         "with 'class_name' and 'config' keys.")
-    cls = custom_objects.get(name) or INITIALIZERS.lookup(name)
-    if isinstance(cls, type):
-        return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
-    return cls
+    return INITIALIZERS.deserialize(config, custom_objects)

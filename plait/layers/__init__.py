@@ -19,8 +19,9 @@ MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, Average
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
-__all__ = ["Activation", "Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization",
-           "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "Dense", "Dropout", "Embedding", "Flatten",
+__all__ = ["Activation", "Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract",
+           "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization", "Conv1D",
+           "Conv2D", "Convolution1D", "Convolution2D", "Dense", "Dropout", "Embedding", "Flatten",
            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer",
            "KerasTensor", "LAYERS", "Layer", "LayerNormalization", "MaxPool1D", "MaxPool2D", "MaxPooling1D",

@@ -44,9 +44,9 @@ class BaseConv(Layer):
 
     def build(self, input_shape: Any) -> None:
         if len(input_shape) != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, "
-                             f"{'spatial..., channels' if self.data_format == 'channels_last' else 'channels, spatial...'}"
-                             f"), got shape {tuple(input_shape)}.")
+            layout = "spatial..., channels" if self.data_format == "channels_last" else "channels, spatial..."
+            raise ValueError(f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, {layout}), "
+                             f"got shape {tuple(input_shape)}.")
         check_output_size(self, input_shape, self.kernel_size)
         channels = self._channels(input_shape)
         if channels is None or channels % self.groups:

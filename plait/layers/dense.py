@@ -52,7 +52,8 @@ class Dense(Layer):
                              f"{tuple(input_shape)}.")
         self.kernel = self.add_weight((in_dim, self.units), self.kernel_initializer, name="kernel",
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias", regularizer=self.bias_regularizer,
+        self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                    regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,6 @@ import torch
 
 from plait.layers.layer import LAYERS, Layer
 from plait.layers.symbolic import KerasTensor, Node, normalize_shape
-# models/functional.py still imports flatten from here; it can take it from plait.tree and this line go.
-from plait.tree import flatten  # noqa: F401
 
 
 def adjust_input_rank(x: Any, expected: tuple) -> Any:

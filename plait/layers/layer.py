@@ -15,7 +15,6 @@ from plait.registry import Registry, to_snake_case
 from plait.tensors import convert_to_tensor
 from plait.variables import Variable
 
-LAYERS: Registry = Registry("layer")
 _NAME_COUNTS: defaultdict[str, itertools.count] = defaultdict(itertools.count)
 
 
@@ -131,7 +130,8 @@ class Layer(torch.nn.Module):
         regularizer = regularizers.get(kwargs.get("regularizer"))
         constraint = kwargs.get("constraint")
         if constraint is not None and not callable(constraint):
-            raise TypeError(f"constraint must be a callable w -> w (e.g. lambda w: w.clamp(min=0)), got {constraint!r}.")
+            raise TypeError("constraint must be a callable w -> w (e.g. lambda w: w.clamp(min=0)), "
+                            f"got {constraint!r}.")
         shape = normalize_shape(() if shape is None else shape, "weight shape")
         torch_dtype = getattr(torch, str(dtype).replace("torch.", "")) if dtype is not None else self.dtype
         init = initializers.get(initializer)
@@ -211,10 +211,7 @@ class Layer(torch.nn.Module):
         return [reg(var) for var, reg in self._regularized_weights()]
 
     def _regularized_weights(self) -> list[tuple[torch.Tensor, Any]]:
-        """(weight, regularizer) pairs of this layer and its sublayers; fit caches them for its duration."""
-        cached = self.__dict__.get("_regularized_cache")
-        if cached is not None:
-            return cached
+        """(weight, regularizer) pairs of this layer and its sublayers (fit keeps them in its FitRun)."""
         return [pair for layer in self._flat_layers() for pair in layer._weight_regularizers]
 
     @property
@@ -295,3 +292,7 @@ class Layer(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+LAYERS: Registry = Registry("layer", base=Layer)
+"""Layer classes (and the model classes, which are Layers) by class name and snake_case name."""

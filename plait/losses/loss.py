@@ -9,10 +9,7 @@ from plait import config
 from plait.registry import Registry, to_snake_case
 from plait.tensors import align_ranks, align_weight, convert_to_tensor
 
-LOSSES: Registry = Registry("loss")
-"""String id -> Loss class (class names, their snake_case, and Keras's aliases such as 'mse')."""
-
-LOSS_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {}
+LOSS_FUNCTIONS: Registry = Registry("loss function", functions=True)
 """Function twins by name, so a serialized LossFunctionWrapper can find its function again."""
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none", None)
@@ -21,8 +18,7 @@ _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 def register_loss_function(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     """Decorator recording a function twin under its `__name__` (see `LOSS_FUNCTIONS`)."""
-    LOSS_FUNCTIONS[fn.__name__] = fn
-    return fn
+    return LOSS_FUNCTIONS.register()(fn)
 
 
 def standardize_reduction(reduction: str | None) -> str | None:
@@ -199,6 +195,13 @@ class Loss:
         return f"{type(self).__name__}(name={self.name!r}, reduction={self.reduction!r})"
 
 
+LOSSES: Registry = Registry("loss", base=Loss, hint="Pass a string id such as 'mse', a Loss instance, or a "
+                                                  "function fn(y_true, y_pred).")
+"""String id -> Loss class (class names, their snake_case, and Keras's aliases such as 'mse'); `plait.losses.get`,
+`serialize` and `deserialize` resolve through it (bare functions become its wrapper, `LossFunctionWrapper`)."""
+
+
+@LOSSES.register(wrapper=True)  # `plait.losses.get(fn)` wraps a bare function in it
 class LossFunctionWrapper(Loss):
     """Turns a function `fn(y_true, y_pred, **fn_kwargs) -> per-sample losses` into a Loss.
 
@@ -254,12 +257,8 @@ class LossFunctionWrapper(Loss):
     def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> "Loss":
         config = dict(config)
         fn = config.pop("fn", None)
-        if isinstance(fn, str):
-            found = (custom_objects or {}).get(fn) or LOSS_FUNCTIONS.get(fn)
-            if found is None:
-                raise ValueError(f"Unknown loss function {fn!r} in a LossFunctionWrapper config. Pass it as "
-                                 f"`custom_objects={{{fn!r}: {fn}}}` to deserialize().")
-            fn = found
+        if isinstance(fn, str):  # a plait function twin, or the user's own through their custom objects
+            fn = LOSS_FUNCTIONS.deserialize(fn, custom_objects)
         return cls(fn, **config)
 
 
@@ -278,50 +277,7 @@ class _BuiltinWrapper(LossFunctionWrapper):
         return cls(**config)
 
 
-def get(identifier: Any) -> Loss | None:
-    """Resolves a loss: a string id (class name, snake_case id, or alias like 'mse'), a config dict, a Loss
-    class or instance, or a plain function `fn(y_true, y_pred)` (wrapped in LossFunctionWrapper).
-
-    Example:
-        >>> get("mse").name
-        'mean_squared_error'
-    """
-    if identifier is None or isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        return LOSSES.get(identifier)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        return LossFunctionWrapper(identifier)
-    raise TypeError(f"Could not interpret loss identifier {identifier!r} of type {type(identifier).__name__}. "
-                    "Pass a string id such as 'mse', a Loss instance, or a function fn(y_true, y_pred).")
-
-
-def serialize(loss: Any) -> dict[str, Any]:
-    """`{"class_name": ..., "config": {...}}` for a loss (ids and functions are resolved first)."""
-    loss = get(loss)
-    if loss is None:
-        raise ValueError("Cannot serialize loss None.")
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
-
-
 def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Loss:
-    """Rebuilds a loss from `serialize`'s output; `custom_objects` maps names to user classes/functions."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"A serialized loss must be a dict with 'class_name' and 'config', got {config!r}.")
-    name, cfg = config["class_name"], config.get("config", {}) or {}
-    custom_objects = custom_objects or {}
-    if name in custom_objects:
-        cls = custom_objects[name]
-    elif name == "LossFunctionWrapper":
-        cls = LossFunctionWrapper
-    else:
-        cls = LOSSES.lookup(name)
-    if issubclass(cls, LossFunctionWrapper):
-        return cls.from_config(cfg, custom_objects=custom_objects)
-    return cls.from_config(cfg)
+    """Rebuilds a loss from `serialize`'s output (or a string id); `custom_objects` maps names to user
+    classes/functions."""
+    return LOSSES.deserialize(config, custom_objects)

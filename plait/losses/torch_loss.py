@@ -17,9 +17,8 @@ import torch
 from torch import nn
 
 from plait import config
+from plait.custom_objects import get_registered_object
 from plait.losses.loss import LOSSES, Loss, LossFunctionWrapper, sample_weight_for
-from plait.losses.loss import get as _plait_get
-from plait.losses.loss import serialize as _plait_serialize
 from plait.registry import to_snake_case
 from plait.tensors import convert_to_tensor
 from plait.torch_interop import check_saved_arguments, class_id_layout, same_but_unit_axis, saved_arguments
@@ -181,10 +180,11 @@ class TorchLoss(LossFunctionWrapper):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> "TorchLoss":
-        """Rebuilds the loss: torch.nn's own losses by name; your own `_Loss` subclasses from `custom_objects`."""
+        """Rebuilds the loss: torch.nn's own losses by name; your own `_Loss` subclasses from `custom_objects` (or
+        the custom-object scope the loss is loaded in)."""
         config = dict(config)
         name = config.get("loss")
-        found = (custom_objects or {}).get(name)
+        found = get_registered_object(name, custom_objects) if isinstance(name, str) else None
         if found is None and isinstance(name, str) and not name.startswith("_"):
             found = getattr(nn, name, None)
         check_saved_arguments(config, "torch loss", name)
@@ -218,9 +218,9 @@ def get(identifier: Any) -> Loss | None:
         return TorchLoss(identifier)
     if isinstance(identifier, type) and issubclass(identifier, nn.modules.loss._Loss):
         return TorchLoss(identifier())
-    return _plait_get(identifier)
+    return LOSSES.get(identifier)
 
 
 def serialize(loss: Any) -> dict[str, Any]:
     """`{"class_name": ..., "config": {...}}` for a loss (ids, functions and torch losses are resolved first)."""
-    return _plait_serialize(get(loss))
+    return LOSSES.serialize(get(loss), short=True)

@@ -30,14 +30,8 @@ from plait.metrics.confusion import (
 from plait.metrics.confusion_matrix import ConfusionMatrix
 from plait.metrics.f_score import F1Score, FBetaScore
 from plait.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
-from plait.metrics.metric import (
-    METRIC_FUNCTIONS,
-    METRICS,
-    Metric,
-    combine_states,
-    deserialize,
-    serialize,
-)
+from plait.metrics.identifiers import deserialize, get, serialize
+from plait.metrics.metric import METRIC_FUNCTIONS, METRICS, Metric, combine_states
 from plait.metrics.operating_point import (
     PrecisionAtRecall,
     RecallAtPrecision,
@@ -69,7 +63,7 @@ from plait.metrics.regression import (
     mean_squared_logarithmic_error,
 )
 # `get` also takes torchmetrics objects, as TorchMetric (torchmetrics itself is never imported here).
-from plait.metrics.torchmetrics_bridge import TorchMetric, get
+from plait.metrics.torchmetrics_bridge import TorchMetric
 
 __all__ = [
     "AUC",

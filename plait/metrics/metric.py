@@ -14,12 +14,6 @@ from plait.registry import Registry, to_snake_case
 from plait.tensors import convert_to_tensor
 from plait.variables import Variable
 
-METRICS: Registry = Registry("metric")
-"""Metric classes by class name, snake_case name and Keras alias ('mse', 'MAE', ...)."""
-
-METRIC_FUNCTIONS: Registry = Registry("metric function")
-"""Per-sample function twins (`binary_accuracy`, ...), so a serialized `MeanMetricWrapper` can be rebuilt."""
-
 REDUCTIONS = ("sum", "mean", "max", "min", "cat")
 
 
@@ -344,71 +338,10 @@ class Metric:
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
-# --- string ids -------------------------------------------------------------------------------
-def serialize(metric: Metric) -> dict[str, Any]:
-    """`{'class_name': ..., 'config': ...}` for a metric (Keras's layout)."""
-    if not isinstance(metric, Metric):
-        raise TypeError(f"serialize expects a plait Metric, got {type(metric).__name__}.")
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+METRICS: Registry = Registry("metric", base=Metric, hint="Pass a string id such as 'mse', a Metric instance, or "
+                                                        "a function fn(y_true, y_pred).")
+"""Metric classes by class name, snake_case name and Keras alias ('mse', 'MAE', ...); `plait.metrics.get`,
+`serialize` and `deserialize` resolve through it (bare functions become its wrapper, `MeanMetricWrapper`)."""
 
-
-def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Metric:
-    """Rebuilds a metric from `serialize()`'s output.
-
-    Args:
-        config: a dict with 'class_name' and 'config'.
-        custom_objects: classes (and functions wrapped by `MeanMetricWrapper`) not registered in plait,
-            by name.
-
-    Returns:
-        The metric.
-    """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"deserialize expects a dict with 'class_name' and 'config', got {config!r}.")
-    custom_objects = custom_objects or {}
-    class_name = config["class_name"]
-    cls = custom_objects.get(class_name) or METRICS.lookup(class_name)
-    inner = dict(config.get("config", {}))
-    if isinstance(inner.get("fn"), str) and inner["fn"] in custom_objects:
-        inner["fn"] = custom_objects[inner["fn"]]
-    return cls.from_config(inner)
-
-
-def get(identifier: Any) -> Metric | None:
-    """Resolves a metric identifier to a `Metric` instance.
-
-    Strings are class names, snake_case names or aliases ('mse', 'MAE', 'rmse', ...) and give a metric
-    with default arguments whose `name` is the string itself, so `metrics=['MSE']` logs 'MSE'
-    (Keras's rule). 'accuracy' gives `Accuracy`; 'acc' is resolved only by `compile`, from shapes.
-    Dicts are deserialized, metric classes instantiated, instances passed through, and plain functions
-    `fn(y_true, y_pred)` wrapped in a `MeanMetricWrapper` named after the function.
-
-    Args:
-        identifier: string, dict, Metric class or instance, callable, or None.
-
-    Returns:
-        A Metric, or None for None.
-    """
-    from plait.metrics.reduction import MeanMetricWrapper  # the wrapper subclasses Metric: import late
-
-    if identifier is None or isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        try:
-            cls = METRICS.lookup(identifier)
-        except ValueError as err:
-            if identifier.lower() == "acc":
-                raise ValueError("'acc' is resolved by Model.compile from the shapes of y_true and y_pred; "
-                                 "outside compile use 'accuracy' or a class such as BinaryAccuracy().") from err
-            raise
-        metric = cls()
-        metric.name = identifier
-        return metric
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise TypeError(f"Could not interpret metric identifier {identifier!r} ({type(identifier).__name__}); "
-                    "pass a string id such as 'mse', a Metric instance, or a function fn(y_true, y_pred).")
+METRIC_FUNCTIONS: Registry = Registry("metric function", functions=True)
+"""Per-sample function twins (`binary_accuracy`, ...), so a serialized `MeanMetricWrapper` can be rebuilt."""

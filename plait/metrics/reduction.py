@@ -158,7 +158,7 @@ def _function_name(fn: Callable[..., Any]) -> str | None:
     return None if name is None or name == "<lambda>" else name
 
 
-@METRICS.register()
+@METRICS.register(wrapper=True)  # `plait.metrics.get(fn)` wraps a bare function in it
 class MeanMetricWrapper(Mean):
     """The (weighted) mean of a per-sample function `fn(y_true, y_pred, **fn_kwargs)` over all batches.
 
@@ -210,8 +210,8 @@ class MeanMetricWrapper(Mean):
     def from_config(cls, config: dict[str, Any]) -> "MeanMetricWrapper":
         config = dict(config)
         fn = config.get("fn")
-        if isinstance(fn, str):
-            config["fn"] = METRIC_FUNCTIONS.lookup(fn)
+        if isinstance(fn, str):  # a plait function twin, or the user's own through their custom objects
+            config["fn"] = METRIC_FUNCTIONS.deserialize(fn)
         elif "fn" in config and fn is None:
             raise ValueError("This MeanMetricWrapper wrapped an anonymous function, which cannot be rebuilt "
                              "from its config; wrap a named function and pass it via custom_objects.")

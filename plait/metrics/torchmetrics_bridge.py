@@ -13,7 +13,6 @@ from typing import Any
 import torch
 
 from plait.metrics.metric import METRICS, Metric
-from plait.metrics.metric import get as _plait_get
 from plait.registry import to_snake_case
 from plait.tensors import convert_to_tensor
 from plait.torch_interop import check_saved_arguments, class_id_layout, same_but_unit_axis, saved_arguments
@@ -132,16 +131,11 @@ class TorchMetric(Metric):
 METRICS.add("TorchMetric", TorchMetric)  # so a saved compile config finds it (as a class name, not a string id)
 
 
-def get(identifier: Any) -> Metric | None:
-    """`plait.metrics.get`, which also takes a torchmetrics metric object, as a `TorchMetric`.
+def as_torch_metric(identifier: Any) -> TorchMetric | None:
+    """A torchmetrics metric object as a `TorchMetric`; None for anything that does not come from torchmetrics.
 
-    Resolves a string id (class name, snake_case name or alias such as 'mse'), a config dict, a Metric class or
-    instance, or a plain function `fn(y_true, y_pred)` (wrapped in a `MeanMetricWrapper`); see
-    `plait.metrics.metric.get`.
-
-    Example:
-        >>> get("mse").name
-        'mse'
+    Raises:
+        TypeError: For a torchmetrics object that is not a metric instance (a class, a `MetricCollection`).
     """
     if is_torchmetrics_metric(identifier):
         return TorchMetric(identifier)
@@ -151,4 +145,4 @@ def get(identifier: Any) -> Metric | None:
         fix = ("its metrics as a list, metrics=[...]" if what == "MetricCollection" else
                f"an instance with its arguments, e.g. {what}(num_classes=3)")
         raise TypeError(f"compile's metrics take torchmetrics Metric objects, got {what}; pass {fix}.")
-    return _plait_get(identifier)
+    return None

@@ -4,12 +4,16 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from plait.layers.input_layer import InputLayer, KerasTensor, Node, adjust_input_rank, flatten
-from plait.layers.layer import Layer
+from plait.errors import FormatError
+from plait.layers.input_layer import InputLayer, adjust_input_rank
+from plait.layers.layer import LAYERS, Layer
+from plait.layers.symbolic import KerasTensor, Node
+from plait.tree import flatten, map_structure
 
 
 def serialize_layer(layer: Layer) -> dict[str, Any]:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """`{"class_name", "config"}` for a layer (the short layout `Sequential.get_config` writes)."""
+    return LAYERS.serialize(layer, short=True)
 
 
 class FunctionalGraph:
@@ -95,14 +99,8 @@ class FunctionalGraph:
         for t, v in zip(self.inputs, flat_in):
             values[id(t)] = adjust_input_rank(v, t.shape)
 
-        def lookup(x: Any) -> Any:
-            if isinstance(x, KerasTensor):
-                return values[id(x)]
-            if isinstance(x, (list, tuple)):
-                return type(x)(lookup(v) for v in x)
-            if isinstance(x, dict):
-                return {k: lookup(v) for k, v in x.items()}
-            return x
+        def lookup(structure: Any) -> Any:  # the computed value in place of each KerasTensor
+            return map_structure(lambda v: values[id(v)] if isinstance(v, KerasTensor) else v, structure)
 
         for node in self.nodes:
             layer = node.layer
@@ -166,44 +164,15 @@ _TENSOR_TAG = "__keras_tensor__"
 
 
 def serialize_layer_config(layer: Layer) -> dict[str, Any]:
-    """`{"module", "class_name", "config", "registered_name"}` for a layer; custom classes carry their registered name."""
-    from plait.saving.object_registration import get_registered_name
-
-    registered = get_registered_name(type(layer))
-    return {"module": type(layer).__module__, "class_name": type(layer).__name__, "config": layer.get_config(),
-            "registered_name": registered if registered != type(layer).__name__ else None}
+    """`{"module", "class_name", "config", "registered_name"}` for a layer; custom classes carry their registered
+    name."""
+    return LAYERS.serialize(layer)
 
 
 def deserialize_layer(config: Any, custom_objects: dict[str, Any] | None = None) -> Layer:
-    """Rebuilds a layer (or a nested model) from its serialized dict, resolving the class through registries only."""
-    from plait.layers.layer import LAYERS
-    from plait.saving.errors import FormatError
-    from plait.saving.object_registration import custom_object_scope, resolve_class
-
-    if not isinstance(config, dict):
-        raise FormatError(f"A serialized layer must be a dict with 'class_name' and 'config', got "
-                          f"{type(config).__name__}.")
-    inner = config.get("config", {})
-    if not isinstance(inner, dict):
-        raise FormatError(f"The config of serialized layer {str(config.get('class_name'))[:100]!r} must be a dict.")
-    with custom_object_scope(custom_objects) as merged:
-        cls = resolve_class(config, LAYERS, "layer", base=Layer, builtins=_model_classes())
-        if _is_model_class(cls):
-            return cls.from_config(dict(inner), custom_objects=merged)
-        return cls.from_config(dict(inner))
-
-
-def _model_classes() -> dict[str, type]:
-    from plait.models.model import Model
-    from plait.models.sequential import Sequential
-
-    return {"Sequential": Sequential, "Functional": Model, "Model": Model}
-
-
-def _is_model_class(cls: type) -> bool:
-    from plait.models.model import Model
-
-    return issubclass(cls, Model)
+    """Rebuilds a layer (or a nested model: models are layers) from its serialized dict, resolving the class
+    through the layer registry and the custom objects only."""
+    return LAYERS.deserialize(config, custom_objects, base=Layer)
 
 
 def _graph_nodes_by_layer(graph: FunctionalGraph) -> dict[int, list[Node]]:
@@ -263,8 +232,6 @@ def functional_config(model: Any) -> dict[str, Any]:
 
 def functional_from_config(cls: type, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Any:
     """Rebuilds a functional model from `functional_config`'s output by replaying each layer call in order."""
-    from plait.saving.errors import FormatError
-
     layer_specs = config.get("layers")
     if not isinstance(layer_specs, list):
         raise FormatError("A functional model config needs a 'layers' list.")

@@ -5,11 +5,13 @@ from typing import Any
 
 import torch
 
-from plait.layers.input_layer import InputLayer, KerasTensor, adjust_input_rank
-from plait.layers.layer import Layer
+from plait.layers.input_layer import InputLayer, adjust_input_rank
+from plait.layers.layer import LAYERS, Layer
+from plait.layers.symbolic import KerasTensor
 from plait.models.model import Model
 
 
+@LAYERS.register()  # a model is a layer: saved configs name it, and LAYERS resolves it
 class Sequential(Model):
     """A linear stack of layers, each feeding the next.
 

@@ -107,7 +107,10 @@ def print_summary(model: Any, line_length: int | None = None, print_fn: Callable
     opt_bytes = sum(int(v.numel() * v.element_size()) for v in opt_vars if hasattr(v, "element_size"))
     size = sum(p.numel() * p.element_size() for p in model.parameters())
     emit(f" Total params: {trainable + frozen + opt_count:,} ({readable_size(size + opt_bytes)})")
-    emit(f" Trainable params: {trainable:,} ({readable_size(sum(p.numel() * p.element_size() for p in model.trainable_weights))})")
-    emit(f" Non-trainable params: {frozen:,} ({readable_size(sum(p.numel() * p.element_size() for p in model.non_trainable_weights))})")
+    def weights_size(weights: list) -> str:
+        return readable_size(sum(p.numel() * p.element_size() for p in weights))
+
+    emit(f" Trainable params: {trainable:,} ({weights_size(model.trainable_weights)})")
+    emit(f" Non-trainable params: {frozen:,} ({weights_size(model.non_trainable_weights)})")
     if opt_count:
         emit(f" Optimizer params: {opt_count:,} ({readable_size(opt_bytes)})")

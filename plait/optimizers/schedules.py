@@ -14,8 +14,6 @@ import torch
 
 from plait.registry import Registry
 
-SCHEDULES: Registry = Registry("learning rate schedule")
-
 
 def _step_value(step: Any) -> float:
     # A tensor step is read once on the host (a sync); the optimizer itself always passes a Python int.
@@ -47,7 +45,8 @@ class LearningRateSchedule:
     """
 
     def __call__(self, step: Any) -> float:
-        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `__call__(self, step)`.")
+        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override "
+                                  "`__call__(self, step)`.")
 
     def get_config(self) -> dict[str, Any]:
         raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `get_config()` "
@@ -64,6 +63,10 @@ class LearningRateSchedule:
         except NotImplementedError:
             args = ""
         return f"{type(self).__name__}({args})"
+
+
+SCHEDULES: Registry = Registry("learning rate schedule", base=LearningRateSchedule,
+                               hint="Pass a LearningRateSchedule such as ExponentialDecay(...) or a config dict.")
 
 
 @SCHEDULES.register()
@@ -341,28 +344,12 @@ class CosineDecayRestarts(LearningRateSchedule):
 
 def serialize(learning_rate_schedule: LearningRateSchedule) -> dict[str, Any]:
     """A JSON-compatible dict `{"module", "class_name", "config", "registered_name"}` describing the schedule."""
-    if not isinstance(learning_rate_schedule, LearningRateSchedule):
-        raise TypeError("serialize expects a LearningRateSchedule, got "
-                        f"{type(learning_rate_schedule).__name__}: {learning_rate_schedule!r}.")
-    cls = type(learning_rate_schedule)
-    builtin = SCHEDULES._items.get(cls.__name__) is cls
-    return {"module": "plait.optimizers.schedules" if builtin else cls.__module__, "class_name": cls.__name__,
-            "config": learning_rate_schedule.get_config(), "registered_name": None if builtin else cls.__name__}
+    return SCHEDULES.serialize(learning_rate_schedule, module="plait.optimizers.schedules")
 
 
 def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> LearningRateSchedule:
     """Rebuilds a schedule from `serialize`'s output; custom classes are found in `custom_objects` by name."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError("deserialize expects a dict with 'class_name' and 'config' (the output of serialize), "
-                         f"got {config!r}.")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name)
-    if cls is None:
-        if name not in SCHEDULES:
-            raise ValueError(SCHEDULES.unknown_message(name) + " For a custom schedule pass "
-                             f"custom_objects={{{name!r}: YourClass}}.")
-        cls = SCHEDULES.lookup(name)
-    return cls.from_config(dict(config.get("config", {})))
+    return SCHEDULES.deserialize(config, custom_objects)
 
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",

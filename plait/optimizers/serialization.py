@@ -9,7 +9,10 @@ from plait.optimizers.optimizer import Optimizer
 from plait.optimizers.torch_optimizer import TorchOptimizer
 from plait.registry import Registry
 
-OPTIMIZERS: Registry = Registry("optimizer")
+OPTIMIZERS: Registry = Registry(
+    "optimizer", base=(Optimizer, TorchOptimizer),
+    hint="Expected a string id such as 'adam', a plait optimizer (plait.optimizers.Adam()), a torch.optim "
+         "optimizer, or a config dict.")
 OPTIMIZERS.add("TorchOptimizer", TorchOptimizer)  # so a saved compile config finds it (a class name, not an id)
 
 
@@ -24,22 +27,12 @@ def serialize(optimizer: Optimizer | TorchOptimizer) -> dict[str, Any]:
     """`{"module", "class_name", "config", "registered_name"}` for an optimizer (Keras's layout)."""
     if isinstance(optimizer, torch.optim.Optimizer):
         optimizer = TorchOptimizer(optimizer)
-    if not isinstance(optimizer, (Optimizer, TorchOptimizer)):
-        raise TypeError(f"serialize expects a plait optimizer, got {type(optimizer).__name__}: {optimizer!r}.")
-    cls = type(optimizer)
-    builtin = OPTIMIZERS._items.get(cls.__name__) is cls
-    return {"module": "plait.optimizers" if builtin else cls.__module__, "class_name": cls.__name__,
-            "config": optimizer.get_config(), "registered_name": None if builtin else cls.__name__}
+    return OPTIMIZERS.serialize(optimizer, module="plait.optimizers")
 
 
 def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Optimizer | TorchOptimizer:
     """Rebuilds an optimizer from `serialize`'s output; custom classes come from `custom_objects` by name."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError("deserialize expects a dict with 'class_name' and 'config' (the output of serialize), "
-                         f"got {config!r}.")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or OPTIMIZERS.lookup(name)
-    return cls.from_config(dict(config.get("config", {})), custom_objects)
+    return OPTIMIZERS.deserialize(config, custom_objects)
 
 
 def get(identifier: Any, **kwargs: Any) -> Optimizer | TorchOptimizer:
@@ -53,15 +46,9 @@ def get(identifier: Any, **kwargs: Any) -> Optimizer | TorchOptimizer:
         >>> get(torch.optim.AdamW, lr=0.01).learning_rate
         0.01
     """
-    if isinstance(identifier, (Optimizer, TorchOptimizer)):
-        return identifier
-    if isinstance(identifier, str):
-        return OPTIMIZERS.lookup(identifier)(**kwargs)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
     if isinstance(identifier, torch.optim.Optimizer) or (
             isinstance(identifier, type) and issubclass(identifier, torch.optim.Optimizer)):
         return TorchOptimizer(identifier, **kwargs)
-    shown = type(identifier).__name__ if isinstance(identifier, torch.nn.Module) else repr(identifier)[:100]
-    raise TypeError(f"Could not interpret optimizer identifier: {shown}. Expected a string id such as 'adam', a "
-                    "plait optimizer (plait.optimizers.Adam()), a torch.optim optimizer, or a config dict.")
+    if identifier is None:
+        OPTIMIZERS.refuse(identifier)  # compile needs an optimizer: None is not "no optimizer"
+    return OPTIMIZERS.get(identifier, **kwargs)

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
+from plait.custom_objects import get_registered_object
 from plait.optimizers.optimizer import Optimizer
 from plait.registry import to_snake_case
 
@@ -273,7 +274,7 @@ class TorchOptimizer:
             raise ValueError(f"The torch optimizer {name!r} was saved without its option(s) "
                              f"{config['unsaved_arguments']}, so it cannot be rebuilt. Load the model with "
                              "compile=False and compile it again with the optimizer.")
-        found = (custom_objects or {}).get(name)
+        found = get_registered_object(name, custom_objects) if isinstance(name, str) else None
         if found is None and isinstance(name, str) and not name.startswith("_"):
             found = getattr(torch.optim, name, None)
         if not (isinstance(found, type) and issubclass(found, torch.optim.Optimizer)):

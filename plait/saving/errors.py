@@ -1,18 +1,8 @@
-"""FormatError: the one error plait raises for a file it cannot or will not load."""
-from __future__ import annotations
+"""FormatError, the one error plait raises for a file it cannot or will not load (defined in `plait.errors`).
 
+It is re-exported here, the same class, so `except plait.saving.FormatError` and
+`from plait.saving.errors import FormatError` keep working.
+"""
+from plait.errors import FormatError
 
-class FormatError(ValueError):
-    """A file plait refuses to load: malformed, truncated, inconsistent, hostile, or from a newer plait.
-
-    It is a `ValueError`, so `except ValueError` catches it too. Loading never raises anything else
-    for bad file *content*; a missing file is still a `FileNotFoundError`.
-
-    Example:
-        >>> import plait
-        >>> try:
-        ...     plait.saving.safetensors_format.decode(b"not a safetensors file")
-        ... except plait.saving.FormatError as err:
-        ...     print("refused")
-        refused
-    """
+__all__ = ["FormatError"]

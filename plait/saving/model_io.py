@@ -16,17 +16,17 @@ import datetime
 import inspect
 import json
 import os
-import warnings
+import sys
 from typing import Any
 
-import torch
-
+from plait.custom_objects import custom_object_scope
+from plait.errors import FormatError
+from plait.layers.layer import LAYERS, Layer
 from plait.saving import safetensors_format as st
 from plait.saving.archive import read_archive, write_archive
-from plait.saving.errors import FormatError
-from plait.saving.object_registration import all_custom_objects, custom_object_scope
 from plait.saving.serialization import compile_from_config, deserialize_model, serialize_compile_config, \
     serialize_model
+from plait.saving.weights import assign_weights, weight_tensors
 
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".plait"
@@ -39,9 +39,9 @@ _REQUIRED = ("metadata.json", "config.json", "model.weights.safetensors")
 
 
 def _version() -> str:
-    from plait import __version__
-
-    return __version__
+    # Read from the loaded package, which Python always imports before this module: `from plait import
+    # __version__` would make saving depend on the whole package (models, training) for one string.
+    return sys.modules["plait"].__version__
 
 
 def _path(filepath: Any) -> str:
@@ -61,57 +61,10 @@ def _check_suffix(path: str, suffix: str, what: str, example: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- weights
-def weight_tensors(model: Any) -> dict[str, torch.Tensor]:
-    """Every weight (and persistent buffer) of `model` by its path in the module tree, detached, on its device."""
-    return {key: value.detach() for key, value in model.state_dict().items()}
-
-
-def _display_names(model: Any) -> dict[str, str]:
-    return {key: getattr(p, "path", key) for key, p in model.named_parameters(remove_duplicate=False)}
-
-
 def _check_built(model: Any, action: str) -> None:
     if not getattr(model, "built", False) or any(not getattr(layer, "built", True) for layer in model.layers):
         raise ValueError(f"Cannot {action}: model {model.name!r} has not created its weights yet. Give the first "
                          "layer input_shape=..., start with plait.Input(shape), or call the model on data first.")
-
-
-def assign_weights(model: Any, tensors: dict[str, torch.Tensor], *, skip_mismatch: bool = False,
-                   source: str = "the file", error: type[Exception] = ValueError) -> list[str]:
-    """Copies `tensors` into `model`'s weights in place, after checking every name and shape first.
-
-    Nothing is written unless every check passes (or, with `skip_mismatch`, only matching weights are).
-
-    Returns:
-        The keys that were skipped (missing, unexpected or of another shape).
-    """
-    own = model.state_dict(keep_vars=True)
-    names = _display_names(model)
-    problems, skipped = [], []
-    for key, target in own.items():
-        shown = names.get(key, key)
-        if key not in tensors:
-            problems.append(f"weight {shown!r} (key {key!r}) is missing from {source}")
-            skipped.append(key)
-        elif tuple(tensors[key].shape) != tuple(target.shape):
-            problems.append(f"weight {shown!r} (key {key!r}) has shape {tuple(target.shape)} in the model but "
-                            f"{tuple(tensors[key].shape)} in {source}")
-            skipped.append(key)
-    for key in tensors:
-        if key not in own:
-            problems.append(f"{source} has a weight {key!r} that the model does not have")
-            skipped.append(key)
-    if problems and not skip_mismatch:
-        raise error(f"The weights in {source} do not match model {model.name!r}: " + "; ".join(problems[:20])
-                    + ("; ..." if len(problems) > 20 else "") + ". Check that the architecture is the same, or pass "
-                    "skip_mismatch=True to load only the matching weights.")
-    if problems:
-        warnings.warn("Skipped mismatched weights while loading: " + "; ".join(problems[:20]), stacklevel=3)
-    with torch.no_grad():
-        for key, target in own.items():
-            if key in tensors and tuple(tensors[key].shape) == tuple(target.shape):
-                target.copy_(tensors[key].to(device=target.device, dtype=target.dtype))
-    return skipped
 
 
 def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
@@ -163,14 +116,12 @@ _CONSTRUCTOR_FIX = ("Accept **kwargs in __init__ and pass them on, `def __init__
 def _rebuild_problem(obj: Any) -> str | None:
     """Why `load_model` could not call `type(obj)(**obj.get_config())` (what the default `from_config` does) for
     a class of the user's, or None when it can (or the class rebuilds itself another way)."""
-    from plait.layers.layer import Layer
-    from plait.models.model import Model
-
+    model_class = LAYERS.registered("Model")  # through the registry: saving imports no model class
     cls = type(obj)
-    defaults = (Layer.from_config.__func__, Model.from_config.__func__)  # type: ignore[attr-defined]
+    defaults = (Layer.from_config.__func__, model_class.from_config.__func__)  # type: ignore[union-attr]
     if cls.__module__.split(".")[0] == "plait" or getattr(cls.from_config, "__func__", None) not in defaults:
         return None
-    if isinstance(obj, Model) and getattr(obj, "_graph", None) is not None:
+    if isinstance(obj, model_class) and getattr(obj, "_graph", None) is not None:
         return None  # a functional model is rebuilt from its graph
     config = obj.get_config()
     try:
@@ -182,10 +133,8 @@ def _rebuild_problem(obj: Any) -> str | None:
 
 
 def _check_rebuildable(model: Any) -> None:
-    from plait.models.sequential import Sequential
-
     parts = [model]
-    if isinstance(model, Sequential) or getattr(model, "_graph", None) is not None:
+    if isinstance(model, LAYERS.registered("Sequential")) or getattr(model, "_graph", None) is not None:
         parts += list(model.layers)  # rebuilt from their configs too
     for obj in parts:
         problem = _rebuild_problem(obj)
@@ -290,24 +239,25 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
         optimizer_state, _ = st.decode(members["optimizer.safetensors"], source=f"{path}:optimizer.safetensors")
     if not isinstance(config, dict):
         raise FormatError(f"{path}: config.json must hold a JSON object.")
-    merged = all_custom_objects(custom_objects)
     model = None
-    try:
-        model = deserialize_model(config, merged)
-        _check_built(model, "load its weights")
-        assign_weights(model, weights, source=path, error=FormatError)
-        if compile and config.get("compile_config") is not None:
-            compile_from_config(model, config["compile_config"], merged)
-            if optimizer_state is not None:
-                model.optimizer.build(model.trainable_variables)
-                model.optimizer.load_state_dict(optimizer_state)
-    except FormatError:
-        raise
-    except Exception as err:  # a constructor refusing the config's values, a state that does not fit, ...
-        # A TypeError while rebuilding: a class whose __init__ does not take its saved config (no **kwargs).
-        fix = f". {_CONSTRUCTOR_FIX} Then save the model again." if model is None and isinstance(err, TypeError) else ""
-        raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})"
-                          f"{fix}") from err
+    with custom_object_scope(custom_objects):
+        try:
+            model = deserialize_model(config)
+            _check_built(model, "load its weights")
+            assign_weights(model, weights, source=path, error=FormatError)
+            if compile and config.get("compile_config") is not None:
+                compile_from_config(model, config["compile_config"])
+                if optimizer_state is not None:
+                    model.optimizer.build(model.trainable_variables)
+                    model.optimizer.load_state_dict(optimizer_state)
+        except FormatError:
+            raise
+        except Exception as err:  # a constructor refusing the config's values, a state that does not fit, ...
+            # A TypeError while rebuilding: a class whose __init__ does not take its saved config (no **kwargs).
+            fix = f". {_CONSTRUCTOR_FIX} Then save the model again." if model is None and isinstance(err, TypeError) \
+                else ""
+            raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})"
+                              f"{fix}") from err
     return model
 
 
@@ -317,4 +267,5 @@ def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = No
         config = json.loads(json_string)
     except (ValueError, RecursionError) as err:
         raise FormatError(f"model_from_json got invalid JSON ({err}).") from None
-    return deserialize_model(config, all_custom_objects(custom_objects))
+    with custom_object_scope(custom_objects):
+        return deserialize_model(config)

@@ -231,7 +231,8 @@ def decode(data: bytes | bytearray | memoryview, *, source: str = "safetensors d
     return tensors, dict(metadata)
 
 
-def load_file(path: str | os.PathLike, *, max_bytes: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def load_file(path: str | os.PathLike, *,
+              max_bytes: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Reads a `.safetensors` file: `(tensors, metadata)`, validated as in `decode`."""
     path = os.fspath(path)
     if os.path.isdir(path):

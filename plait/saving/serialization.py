@@ -1,30 +1,24 @@
-"""Model and compile configurations to JSON-friendly dicts and back, through plait's registries only."""
+"""Model and compile configurations to JSON-friendly dicts and back, through plait's registries only.
+
+Model classes are layers: `Model` (also named "Functional"), `Sequential` and the user's own models are
+found in `plait.layers.LAYERS` like any layer, so this module imports no model class.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from plait.saving.errors import FormatError
-from plait.saving.object_registration import custom_object_scope, get_registered_name, resolve_class
-
-
-def _model_builtins() -> dict[str, type]:
-    from plait.models.model import Model
-    from plait.models.sequential import Sequential
-
-    return {"Sequential": Sequential, "Functional": Model, "Model": Model}
+from plait.custom_objects import deserialization_scope
+from plait.errors import FormatError
+from plait.layers.layer import LAYERS
 
 
 def serialize_model(model: Any) -> dict[str, Any]:
     """`{"module", "class_name", "config", "registered_name", "build_config"}` for a model (Keras's layout)."""
-    from plait.models.model import Model
-
-    cls = type(model)
-    class_name = "Functional" if cls is Model and model._graph is not None else cls.__name__
-    registered = get_registered_name(cls)
-    build_shape = getattr(model, "_build_shape", None)
-    return {"module": cls.__module__, "class_name": class_name, "config": model.get_config(),
-            "registered_name": registered if registered != cls.__name__ else None,
-            "build_config": {"input_shape": _jsonable_shape(build_shape)}}
+    config = LAYERS.serialize(model)
+    if type(model) is LAYERS.registered("Functional") and getattr(model, "_graph", None) is not None:
+        config["class_name"] = "Functional"  # Keras's name for a Model built from inputs and outputs
+    config["build_config"] = {"input_shape": _jsonable_shape(getattr(model, "_build_shape", None))}
+    return config
 
 
 def _jsonable_shape(shape: Any) -> Any:
@@ -48,19 +42,14 @@ def _as_shape(value: Any) -> Any:
 
 def deserialize_model(spec: Any, custom_objects: dict[str, Any] | None = None) -> Any:
     """Rebuilds a model from `serialize_model`'s output, built when the config recorded an input shape."""
-    from plait.layers.layer import LAYERS
-    from plait.models.model import Model
-
     if not isinstance(spec, dict):
         raise FormatError(f"The model config must be a JSON object, got {type(spec).__name__}.")
-    inner = spec.get("config", {})
-    if not isinstance(inner, dict):
+    if not isinstance(spec.get("config", {}), dict):
         raise FormatError("The model config's 'config' entry must be a JSON object.")
-    with custom_object_scope(custom_objects) as merged:
-        cls = resolve_class(spec, LAYERS, "model", base=Model, builtins=_model_builtins())
-        model = cls.from_config(dict(inner), custom_objects=merged)
-        shape = (spec.get("build_config") or {}).get("input_shape") if isinstance(spec.get("build_config"), dict) \
-            else None
+    with deserialization_scope(custom_objects):
+        model = LAYERS.deserialize(spec, base=LAYERS.registered("Model"))
+        build_config = spec.get("build_config")
+        shape = build_config.get("input_shape") if isinstance(build_config, dict) else None
         if shape is not None and not model.built:
             model.build(_as_shape(shape))
     return model
@@ -85,10 +74,10 @@ def _serialize_loss(spec: Any) -> Any:
     return _map_spec(spec, losses.serialize)
 
 
-def _deserialize_loss(spec: Any, custom_objects: dict[str, Any]) -> Any:
+def _deserialize_loss(spec: Any) -> Any:
     from plait import losses
 
-    return _map_spec(spec, lambda s: losses.deserialize(_checked(s, "loss"), custom_objects))
+    return _map_spec(spec, lambda s: losses.deserialize(_checked(s, "loss")))
 
 
 def _serialize_metric(spec: Any) -> Any:
@@ -97,10 +86,10 @@ def _serialize_metric(spec: Any) -> Any:
     return _map_spec(spec, lambda s: metrics.serialize(metrics.get(s)))
 
 
-def _deserialize_metric(spec: Any, custom_objects: dict[str, Any]) -> Any:
+def _deserialize_metric(spec: Any) -> Any:
     from plait import metrics
 
-    return _map_spec(spec, lambda s: metrics.deserialize(_checked(s, "metric"), custom_objects))
+    return _map_spec(spec, lambda s: metrics.deserialize(_checked(s, "metric")))
 
 
 def _checked(spec: Any, what: str) -> dict:
@@ -110,7 +99,8 @@ def _checked(spec: Any, what: str) -> dict:
 
 
 def serialize_compile_config(model: Any) -> dict[str, Any] | None:
-    """What `compile` was given, as JSON-friendly data (optimizer, losses and metrics serialized); None if not compiled."""
+    """What `compile` was given, as JSON-friendly data (optimizer, losses and metrics serialized); None if not
+    compiled."""
     from plait import optimizers
 
     if not getattr(model, "compiled", False):
@@ -130,14 +120,14 @@ def compile_from_config(model: Any, config: Any, custom_objects: dict[str, Any] 
 
     if not isinstance(config, dict):
         raise FormatError(f"The compile config must be a JSON object, got {type(config).__name__}.")
-    with custom_object_scope(custom_objects) as merged:
+    with deserialization_scope(custom_objects):
         optimizer = config.get("optimizer", "rmsprop")
         if isinstance(optimizer, dict):
-            optimizer = optimizers.deserialize(optimizer, merged)
-        model.compile(optimizer=optimizer, loss=_deserialize_loss(config.get("loss"), merged),
+            optimizer = optimizers.deserialize(optimizer)
+        model.compile(optimizer=optimizer, loss=_deserialize_loss(config.get("loss")),
                       loss_weights=config.get("loss_weights"),
-                      metrics=_deserialize_metric(config.get("metrics"), merged),
-                      weighted_metrics=_deserialize_metric(config.get("weighted_metrics"), merged),
+                      metrics=_deserialize_metric(config.get("metrics")),
+                      weighted_metrics=_deserialize_metric(config.get("weighted_metrics")),
                       run_eagerly=bool(config.get("run_eagerly", False)),
                       steps_per_execution=config.get("steps_per_execution", 1),
                       jit_compile=config.get("jit_compile", "auto"))

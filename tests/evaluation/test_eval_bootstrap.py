@@ -57,7 +57,8 @@ def test_intervals_equal_scipy_on_the_same_resamples(method):
     pred = t + rng.standard_exponential(150) - 1.0  # skewed errors: a clearly non-zero acceleration
     reg = regression_report(t, pred, n_bootstrap=1000, seed=4, ci_method=method, confidence=0.9)
     samples = bootstrap(regression_statistics(reg.y_true, reg.y_pred), 150, 1000, seed=4)
-    for name, fn in (("mse", lambda i: np.mean((t[i] - pred[i]) ** 2)), ("mae", lambda i: np.mean(abs(t[i] - pred[i])))):
+    for name, fn in (("mse", lambda i: np.mean((t[i] - pred[i]) ** 2)),
+                     ("mae", lambda i: np.mean(abs(t[i] - pred[i])))):
         expected = _scipy_on_our_resamples(samples[name], fn, 150, method, confidence=0.9)
         assert reg.intervals[name] == pytest.approx((expected.low, expected.high), rel=1e-12), name
 

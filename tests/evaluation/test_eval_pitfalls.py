@@ -215,7 +215,8 @@ def test_diagnostics_do_not_change_training():
     for diagnostics in (False, True):
         plait.set_random_seed(3)
         model = _binary_model(8)
-        history, _ = _run(lambda: model.fit(x, y, validation_split=0.2, epochs=3, verbose=0, diagnostics=diagnostics))
+        history, _ = _run(lambda model=model, diagnostics=diagnostics: model.fit(
+            x, y, validation_split=0.2, epochs=3, verbose=0, diagnostics=diagnostics))
         losses.append(history.history["val_loss"])
     assert losses[0] == losses[1]
 

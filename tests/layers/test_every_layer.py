@@ -58,10 +58,11 @@ NOT_HARNESSED: dict[str, str] = {
 
 
 def _registered_layer_classes() -> dict[str, type]:
+    """plait's own registered layer classes by name (not models; not a layer some test registered)."""
     classes: dict[str, type] = {}
     for key in LAYERS.names():
         obj = LAYERS.lookup(key)
-        if isinstance(obj, type) and not issubclass(obj, plait.Model):
+        if isinstance(obj, type) and obj.__module__.startswith("plait.") and not issubclass(obj, plait.Model):
             classes.setdefault(obj.__name__, obj)
     return classes
 

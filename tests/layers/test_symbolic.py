@@ -106,7 +106,8 @@ def test_symbolic_call_takes_any_object_with_a_layer_surface():
 @pytest.mark.parametrize("out_shape, check", [
     ([(None, 1), (None, 2)], lambda o: [t.shape for t in o] == [(None, 1), (None, 2)]),
     (((None, 1), (None, 2)), lambda o: isinstance(o, list) and [t.shape for t in o] == [(None, 1), (None, 2)]),
-    ({"p": (None, 1), "q": [None, 3]}, lambda o: {k: t.shape for k, t in o.items()} == {"p": (None, 1), "q": (None, 3)}),
+    ({"p": (None, 1), "q": [None, 3]},
+     lambda o: {k: t.shape for k, t in o.items()} == {"p": (None, 1), "q": (None, 3)}),
     ([None, 5], lambda o: isinstance(o, KerasTensor) and o.shape == (None, 5)),
 ])
 def test_symbolic_call_makes_one_keras_tensor_per_output_shape(out_shape, check):

@@ -81,7 +81,7 @@ CONFIGURED = [
 ]
 
 
-@pytest.mark.parametrize("loss", CONFIGURED, ids=lambda l: type(l).__name__)
+@pytest.mark.parametrize("loss", CONFIGURED, ids=lambda loss: type(loss).__name__)
 def test_config_round_trip(loss):
     config = loss.get_config()
     clone = type(loss).from_config(config)

@@ -43,7 +43,8 @@ def test_sparse_crossentropy_of_softmax_output_is_the_logits_crossentropy(reduct
     z = _logits()
     labels = torch.arange(16) % 5
     loss = losses.SparseCategoricalCrossentropy(reduction=reduction)(labels, activations.softmax(z))
-    expected = F.cross_entropy(z, labels, reduction={"sum_over_batch_size": "mean", "sum": "sum", None: "none"}[reduction])
+    torch_reduction = {"sum_over_batch_size": "mean", "sum": "sum", None: "none"}[reduction]
+    expected = F.cross_entropy(z, labels, reduction=torch_reduction)
     torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(_grad(loss.sum(), z), _grad(expected.sum(), z), rtol=1e-5, atol=1e-7)
 

@@ -104,7 +104,8 @@ def test_sparse_categorical_accuracy_column_weights():
 
     batches = make_batches(make)
     check_metric(metrics.SparseCategoricalAccuracy,
-                 lambda t, p, w: accuracy_score(t.ravel(), p.argmax(-1), sample_weight=None if w is None else w.ravel()),
+                 lambda t, p, w: accuracy_score(t.ravel(), p.argmax(-1),
+                                                sample_weight=None if w is None else w.ravel()),
                  batches, make_weights(batches, shape="column"))
 
 
@@ -152,7 +153,8 @@ def test_sparse_top_k_from_sorted_ids_matches_numpy_and_scores_path():
     rng = np.random.default_rng(5)
     labels, scores = rng.integers(0, C, size=40), _scores(rng, 40)
     by_ids = metrics.sparse_top_k_categorical_accuracy(labels, np.argsort(-scores, axis=-1), k=3, from_sorted_ids=True)
-    np.testing.assert_array_equal(by_ids.numpy(), metrics.sparse_top_k_categorical_accuracy(labels, scores, k=3).numpy())
+    expected = metrics.sparse_top_k_categorical_accuracy(labels, scores, k=3)
+    np.testing.assert_array_equal(by_ids.numpy(), expected.numpy())
 
 
 def test_top_k_ties_count_as_hits_and_large_k_is_clamped():

@@ -72,7 +72,8 @@ def test_mean_with_elementwise_weights_follows_keras():
 def test_mean_column_weights_and_scalar_weight():
     rng = np.random.default_rng(1)
     batches = make_batches(lambda r, n: _values(r, n))
-    check_metric(lambda: _ValuesOnly(metrics.Mean()), lambda t, v, w: np.average(v, weights=None if w is None else w.ravel()),
+    check_metric(lambda: _ValuesOnly(metrics.Mean()),
+                 lambda t, v, w: np.average(v, weights=None if w is None else w.ravel()),
                  batches, make_weights(batches, shape="column"))
     v = rng.normal(size=5)
     for scalar in (2.0, torch.tensor(2.0)):

@@ -84,7 +84,7 @@ def _cosine_reference(axis):
 @pytest.mark.parametrize("axis", [-1, 1])
 def test_cosine_similarity_matches_numpy(axis):
     def make(rng, n):
-        return rng.uniform(0.1, 1.0, size=(n, 4, 3)).astype(np.float32), rng.uniform(0.1, 1.0, size=(n, 4, 3)).astype(np.float32)
+        return tuple(rng.uniform(0.1, 1.0, size=(n, 4, 3)).astype(np.float32) for _ in range(2))
 
     check_metric(lambda: metrics.CosineSimilarity(axis=axis), _cosine_reference(axis), make_batches(make))
 

@@ -41,7 +41,7 @@ def test_deferred_build_on_first_call():
     with pytest.raises(ValueError, match="not been built"):
         model.summary()
     with pytest.raises(AttributeError, match="no defined output shape"):
-        model.output_shape
+        model.output_shape  # noqa: B018 - the property raises
     out = model(np.zeros((3, 6), dtype="float32"))
     assert out.shape == (3, 1) and model.output_shape == (None, 1)
     assert model.count_params() == 6 * 4 + 4 + 4 + 1

@@ -61,13 +61,15 @@ def _assert_same_training_after(model: Any, restored: Any, x: Any, y: Any) -> No
 
 
 # ------------------------------------------------------------------------------------------------------- losses
-LOSS_KINDS = {"BinaryCrossentropy": "binary", "CategoricalCrossentropy": "categorical", "CategoricalHinge": "categorical",
+LOSS_KINDS = {"BinaryCrossentropy": "binary", "CategoricalCrossentropy": "categorical",
+              "CategoricalHinge": "categorical",
               "CosineSimilarity": "regression", "Hinge": "hinge", "Huber": "regression", "KLDivergence": "categorical",
               "LogCosh": "regression", "MeanAbsoluteError": "regression", "MeanAbsolutePercentageError": "regression",
               "MeanSquaredError": "regression", "MeanSquaredLogarithmicError": "regression", "Poisson": "regression",
-              "SparseCategoricalCrossentropy": "sparse", "SquaredHinge": "hinge"}
+              "SparseCategoricalCrossentropy": "sparse", "SquaredHinge": "hinge", "LossFunctionWrapper": "regression"}
 LOSS_ARGS = {"BinaryCrossentropy": {"label_smoothing": 0.1}, "CategoricalCrossentropy": {"label_smoothing": 0.05},
-             "Huber": {"delta": 0.5}, "SparseCategoricalCrossentropy": {"ignore_class": 2}}
+             "Huber": {"delta": 0.5}, "SparseCategoricalCrossentropy": {"ignore_class": 2},
+             "LossFunctionWrapper": {"fn": losses.mean_absolute_error}}
 
 
 # Wrappers of torch objects, whose save/load round trips are in tests/training/test_torch_objects.py.
@@ -179,8 +181,8 @@ def test_metric_round_trip_through_a_saved_model(name, tmp_path):
 def test_metric_ids_and_the_accuracy_rule_survive(tmp_path):
     x, y, units, activation = _data("sparse")
     model = _model(units, activation)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy", "acc", "sparse_top_k_categorical_accuracy"],
-                  weighted_metrics=["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", "acc", "sparse_top_k_categorical_accuracy"], weighted_metrics=["accuracy"])
     model.fit(x, y, epochs=1, verbose=0)
     restored = _round_trip(model, tmp_path, "ids")
     assert restored.evaluate(x, y, return_dict=True, verbose=0) == model.evaluate(x, y, return_dict=True, verbose=0)

@@ -43,7 +43,16 @@ LAYER_CASES: dict[str, tuple[Callable[[], Any], list[tuple[int, ...]], str]] = {
     "Maximum": (lambda: L.Maximum(), [(4,), (4,)], "float32"),
     "Minimum": (lambda: L.Minimum(), [(4,), (4,)], "float32"),
     "Concatenate": (lambda: L.Concatenate(axis=-1), [(4,), (2,)], "float32"),
+    # Models are layers (registered in LAYERS): nested in a functional model, rebuilt from their own configs.
+    "Sequential": (lambda: plait.Sequential([L.Dense(3, activation="relu"), L.Dense(3)], name="inner"),
+                   [(4,)], "float32"),
+    "Model": (lambda: _inner_functional_model(), [(4,)], "float32"),
 }
+
+
+def _inner_functional_model() -> Any:
+    inputs = plait.Input(shape=(4,), name="inner_in")
+    return plait.Model(inputs, L.Dense(3, activation="tanh", name="inner_dense")(inputs), name="inner")
 
 
 def _registered_layer_names() -> list[str]:
