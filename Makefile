@@ -20,11 +20,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/plait quickstart
 
-# pytest exits 5 when it collects no test; that must fail CI, and it does because make propagates it.
-# lint-imports checks the layering contracts of pyproject.toml first (a fraction of a second); --no-cache keeps
-# its cache folder out of the working tree.
-# The house rules as checks: the layering (import-linter contracts in pyproject.toml), ruff, then the suite
-# (with every docstring example, through --doctest-modules).
+# The house rules as checks: the layering (import-linter contracts in pyproject.toml, a fraction of a second),
+# ruff, then the suite with every docstring example (--doctest-modules). --no-cache keeps the linters' caches
+# out of the working tree. pytest exits 5 when it collects no test; that must fail CI, and it does because make
+# propagates it.
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check --no-cache plait tests
