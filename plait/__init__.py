@@ -15,8 +15,7 @@ from plait.plotting import plot_history
 from plait.saving import load_model
 from plait.training.tape import GradientTape
 from plait.variables import Variable
-
-__version__ = "0.1.0"
+from plait.version import __version__
 
 __all__ = ["GradientTape", "Input", "Layer", "Model", "Sequential", "Variable", "__version__", "activations",
            "callbacks", "config", "diagnostics", "evaluation", "initializers", "layers", "load_model", "losses",

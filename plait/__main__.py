@@ -1,4 +1,5 @@
 """`python -m plait ...` runs the plait command."""
 from plait.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing the module (doctest collection, tools) runs nothing
+    raise SystemExit(main())

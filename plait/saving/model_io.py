@@ -16,7 +16,6 @@ import datetime
 import inspect
 import json
 import os
-import sys
 from typing import Any
 
 from plait.custom_objects import custom_object_scope
@@ -27,6 +26,7 @@ from plait.saving.archive import read_archive, write_archive
 from plait.saving.serialization import compile_from_config, deserialize_model, serialize_compile_config, \
     serialize_model
 from plait.saving.weights import assign_weights, weight_tensors
+from plait.version import __version__
 
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".plait"
@@ -36,12 +36,6 @@ MAX_TENSOR_BYTES = 1 << 40
 _LIMITS = {"metadata.json": 1 << 20, "config.json": MAX_JSON_BYTES, "model.weights.safetensors": MAX_TENSOR_BYTES,
            "optimizer.safetensors": MAX_TENSOR_BYTES}
 _REQUIRED = ("metadata.json", "config.json", "model.weights.safetensors")
-
-
-def _version() -> str:
-    # Read from the loaded package, which Python always imports before this module: `from plait import
-    # __version__` would make saving depend on the whole package (models, training) for one string.
-    return sys.modules["plait"].__version__
 
 
 def _path(filepath: Any) -> str:
@@ -85,7 +79,7 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     path = _path(filepath)
     _check_suffix(path, WEIGHTS_SUFFIX, "The weights file name", "model.weights.safetensors")
     _check_built(model, "save its weights")
-    metadata = {"format": "plait.weights", "format_version": str(FORMAT_VERSION), "plait_version": _version()}
+    metadata = {"format": "plait.weights", "format_version": str(FORMAT_VERSION), "plait_version": __version__}
     st.save_file(weight_tensors(model), path, metadata, overwrite=overwrite)
 
 
@@ -175,7 +169,7 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     except (TypeError, ValueError) as err:
         raise ValueError(f"The configuration of model {model.name!r} is not JSON-serializable ({err}). Make each "
                          "custom layer's get_config() return only numbers, strings, lists and dicts.") from err
-    metadata = {"format": "plait.model", "format_version": FORMAT_VERSION, "plait_version": _version(),
+    metadata = {"format": "plait.model", "format_version": FORMAT_VERSION, "plait_version": __version__,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     weights = weight_tensors(model)
     members: list[tuple[str, Any, bool]] = [
@@ -204,7 +198,7 @@ def _check_metadata(metadata: Any, path: str) -> None:
         raise FormatError(f"{path}: invalid format_version {str(version)[:40]!r} in metadata.json.")
     if version > FORMAT_VERSION:
         raise FormatError(f"{path} was written in .plait format {version} by plait "
-                          f"{str(metadata.get('plait_version'))[:40]}; this plait ({_version()}) reads up to format "
+                          f"{str(metadata.get('plait_version'))[:40]}; this plait ({__version__}) reads up to format "
                           f"{FORMAT_VERSION}. Upgrade plait to load it.")
 
 

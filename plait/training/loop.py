@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from plait import tree
 from plait.callbacks import CallbackList
 from plait.callbacks.logs import LazyLogs, to_float
 from plait.callbacks.training_state import preserved_rng
@@ -240,19 +241,19 @@ def evaluate(model: TrainableModel, *, x: Any, y: Any, batch_size: Any, verbose:
 
 
 def _concat(outputs: list[Any]) -> Any:
-    first = outputs[0]
-    if isinstance(first, torch.Tensor):
-        out = torch.cat(outputs).detach()
+    """The batches' outputs (tensors, or the same structure of tensors each time) as NumPy, batch axis joined."""
+
+    def join(*parts: Any) -> np.ndarray:
+        if not isinstance(parts[0], torch.Tensor):
+            raise TypeError(f"predict_step returned {type(parts[0]).__name__}; expected tensors.")
+        out = torch.cat(parts).detach()
         if out.is_floating_point() and out.itemsize < 4:
             # NumPy has no bfloat16 (nor float8); a low-precision output (a model cast with .to(torch.bfloat16),
             # or predict under autocast) comes back as float32, which holds its values exactly.
             out = out.float()
         return out.cpu().numpy()
-    if isinstance(first, (list, tuple)):
-        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
-    if isinstance(first, dict):
-        return {k: _concat([o[k] for o in outputs]) for k in first}
-    raise TypeError(f"predict_step returned {type(first).__name__}; expected tensors.")
+
+    return tree.map_structure(join, *outputs)
 
 
 def predict(model: TrainableModel, *, x: Any, batch_size: Any, verbose: Any, steps: Any, callbacks: Any) -> Any:
