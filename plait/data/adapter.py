@@ -25,6 +25,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
@@ -84,7 +85,7 @@ def adapt(x: Any, y: Any = None, sample_weight: Any = None, *, device: torch.dev
         if sample_weight is not None:
             raise ValueError(f"sample_weight must not be given when x is a {type(x).__name__}: it should yield "
                              "(x, y, sample_weight) batches.")
-        return IterableAdapter(x, device)
+        return IterableAdapter(x, device, check_finite=check_finite, require_y=require_y)
     if require_y and y is None:
         raise ValueError("y is missing: fit and evaluate need targets. Pass y=... (or an iterable yielding (x, y)).")
     return ArrayAdapter.from_arrays(x, y, sample_weight, device=device, check_finite=check_finite)
@@ -156,6 +157,10 @@ def check_class_weight(class_weight: Any) -> ClassWeight | None:
     except (TypeError, ValueError):
         raise ValueError("class_weight values must be numbers (one weight per class), got "
                          f"{list(class_weight.values())}.") from None
+    bad = {k: v for k, v in zip(keys, values) if not math.isfinite(v) or v < 0}
+    if bad:
+        raise ValueError(f"class_weight values must be finite and non-negative, got {bad}. A weight scales the "
+                         "loss of every sample of its class: use e.g. {0: 1.0, 1: 5.0}.")
     return ClassWeight(dict(zip(keys, values)))
 
 

@@ -44,7 +44,8 @@ def _all_finite(t: torch.Tensor, chunk_elements: int = 1 << 20) -> bool:
     return all(bool(torch.isfinite(flat[i:i + rows]).all()) for i in range(0, flat.shape[0], rows))
 
 
-def _check_finite(t: torch.Tensor, what: str) -> None:
+def check_finite_rows(t: torch.Tensor, what: str) -> None:
+    """Raises a ValueError naming the rows of `t` that hold NaN or inf (`what` names the data)."""
     if t.is_floating_point() and not _all_finite(t):
         bad = (~torch.isfinite(t)).reshape(t.shape[0], -1).any(dim=1)
         rows = torch.nonzero(bad).flatten()[:5].tolist()
@@ -120,9 +121,9 @@ class ArrayAdapter:
         if check_finite:
             for name, part in (("x", xt), ("y", yt)):
                 for t in [] if part is None else tree.flatten(part):
-                    _check_finite(t, name)
+                    check_finite_rows(t, name)
             if swt is not None:
-                _check_finite(swt, "sample_weight")
+                check_finite_rows(swt, "sample_weight")
                 if bool((swt < 0).any()):
                     raise ValueError("sample_weight has negative values; weights must be >= 0.")
         return cls(xt, yt, swt)

@@ -135,10 +135,22 @@ class Sequential(Model):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs
         if self._input_layer is not None:
+            if type(x) is not torch.Tensor and isinstance(x, (list, tuple, dict)):
+                x = self._single_input(x)
             x = adjust_input_rank(x, self._input_layer.batch_shape)
         for layer in self._stack:
             x = layer(x, training=training) if layer._call_takes_training else layer(x)
         return x
+
+    def _single_input(self, x: list | tuple | dict) -> Any:
+        """The one array of a one-element list (Keras accepts `[x]`); any other structure is refused."""
+        if isinstance(x, (list, tuple)) and len(x) == 1:
+            return x[0]
+        got = f"a dict with keys {sorted(map(str, x))}" if isinstance(x, dict) else \
+            f"a {type(x).__name__} of {len(x)} arrays"
+        raise ValueError(f"Sequential model {self.name!r} takes one input of shape "
+                         f"{self._input_layer.batch_shape}, got {got}. Pass one array, or build a model with "
+                         "several inputs with the functional API: plait.Model(inputs=[...], outputs=...).")
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shape = tuple(input_shape)

@@ -7,7 +7,10 @@ loops to `training/loop.py`, the steps to `Trainer`, the diagnostics and the rep
 """
 from __future__ import annotations
 
-from typing import Any
+import functools
+import threading
+import weakref
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -20,9 +23,40 @@ from plait.training.trainer import Trainer
 
 _JIT_CHOICES = ("auto", True, False)
 
+F = TypeVar("F", bound=Callable[..., Any])
+_CALL_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_CALL_LOCKS_GUARD = threading.Lock()
+
+
+def _one_call_at_a_time(method: F) -> F:
+    """Serializes the model's fit/evaluate/predict/... calls across threads.
+
+    They share state on the model (its running metrics, its train/eval mode, `fit_run`), so two threads calling
+    `evaluate` at once would mix their counts; under this lock concurrent calls give the results of serial
+    ones. The lock is re-entrant, so a callback may call `evaluate` or `predict` inside `fit`. It lives in a
+    weak table here, not on the model, which stays picklable and copyable.
+    """
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _CALL_LOCKS_GUARD:
+            lock = _CALL_LOCKS.get(self)
+            if lock is None:
+                lock = _CALL_LOCKS[self] = threading.RLock()
+        with lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
 
 class TrainingAPI(Trainer):
-    """`compile`, `fit`, `evaluate`, `predict`, `train_on_batch`, ... of `plait.Model` (see its docs)."""
+    """`compile`, `fit`, `evaluate`, `predict`, `train_on_batch`, ... of `plait.Model` (see its docs).
+
+    Thread safety: `fit`, `evaluate`, `predict`, the `*_on_batch` methods, `predict_classes` and `report` may be
+    called on one model from several threads; the calls run one at a time, so each gives the result it would
+    give alone. `compile`, saving and changing layers are not guarded: do them from one thread, outside those
+    calls.
+    """
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
@@ -96,6 +130,7 @@ class TrainingAPI(Trainer):
                              "model.compile(optimizer='adam', loss='mse').")
 
     # ------------------------------------------------------------------ public loops
+    @_one_call_at_a_time
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
             validation_data: Any = None, shuffle: Any = True, class_weight: dict | None = None,
@@ -206,6 +241,7 @@ class TrainingAPI(Trainer):
                         validation_steps=validation_steps, validation_batch_size=validation_batch_size,
                         validation_freq=validation_freq, nan_policy=nan_policy)
 
+    @_one_call_at_a_time
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: Any = None,
                  return_dict: bool = False, *, diagnostics: bool = True) -> float | list[float] | dict[str, float]:
@@ -259,6 +295,7 @@ class TrainingAPI(Trainer):
                              steps=steps, callbacks=callbacks)
         return self._format_logs(logs, return_dict)
 
+    @_one_call_at_a_time
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: Any = None) -> np.ndarray | list | dict:
         """Returns the model's outputs for the input samples as NumPy arrays, computed batch by batch.
@@ -296,6 +333,7 @@ class TrainingAPI(Trainer):
         return loop.predict(self, x=x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     # ------------------------------------------------------------------ evaluation (plait.evaluation)
+    @_one_call_at_a_time
     def predict_classes(self, x: Any, threshold: Any = None, *, batch_size: int | None = None,
                         verbose: Any = 0) -> np.ndarray:
         """Returns the predicted class id of each sample (a plait addition; Keras 2 had it on Sequential).
@@ -334,6 +372,7 @@ class TrainingAPI(Trainer):
 
         return predict_classes(self, x, threshold, batch_size=batch_size, verbose=verbose)
 
+    @_one_call_at_a_time
     def report(self, x: Any, y: Any, *, batch_size: int | None = None, threshold: Any = 0.5, class_names: Any = None,
                history: Any = "auto", n_bootstrap: int = 1000, confidence: float = 0.95, seed: int | None = 0,
                ci_method: str = "bca", diagnostics: bool = True, verbose: Any = 0) -> Any:
@@ -384,6 +423,7 @@ class TrainingAPI(Trainer):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    @_one_call_at_a_time
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
                        return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Runs one gradient update on a single batch of data and returns its loss and metrics.
@@ -408,6 +448,7 @@ class TrainingAPI(Trainer):
         """
         return self._format_logs(loop.on_batch(self, "train", x, y, sample_weight, class_weight), return_dict)
 
+    @_one_call_at_a_time
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Returns the loss and metrics of the model on a single batch, without updating the weights.
@@ -430,6 +471,7 @@ class TrainingAPI(Trainer):
         """
         return self._format_logs(loop.on_batch(self, "test", x, y, sample_weight, None), return_dict)
 
+    @_one_call_at_a_time
     def predict_on_batch(self, x: Any) -> np.ndarray | list | dict:
         """Returns the model's outputs for a single batch of samples as NumPy arrays (inference mode).
 

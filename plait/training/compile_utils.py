@@ -1,6 +1,7 @@
 """What `compile` resolves: losses per output, metrics per output, and the 'accuracy' shape rule."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -88,6 +89,9 @@ class CompileLoss:
                 losses_mod.get(spec)  # a torch loss of three inputs fails at compile time
         self.losses: list[Any] | None = None
         self.weights: list[float] | None = None
+        self.output_shapes: list[tuple] = []  # each output's shape without the batch axis, from the first batch
+        for w in _listify(list(loss_weights.values()) if isinstance(loss_weights, dict) else loss_weights):
+            _check_loss_weight(w)
 
     def build(self, y_true: list[torch.Tensor], y_pred: list[torch.Tensor], output_names: list[str]) -> None:
         specs = _per_output(self.spec, output_names, "loss")
@@ -98,6 +102,7 @@ class CompileLoss:
             else:
                 resolved.append(losses_mod.get(spec) if spec is not None else None)
         self.losses = resolved
+        self.output_shapes = [tuple(yp.shape[1:]) if isinstance(yp, torch.Tensor) else () for yp in y_pred]
         weights = _per_output(self.loss_weights_spec, output_names, "loss_weights")
         self.weights = [1.0 if w is None else float(w) for w in weights]
 
@@ -202,6 +207,18 @@ class CompileMetrics:
     def named_metrics(self) -> list[tuple[str, Any]]:
         """(log name, metric) of each resolved metric, in log order."""
         return [(name, m) for name, (m, _, _) in zip(self.log_names, self.entries)]
+
+
+def _check_loss_weight(weight: Any) -> None:
+    if weight is None:
+        return
+    try:
+        value = float(weight)
+    except (TypeError, ValueError):
+        raise TypeError(f"loss_weights must be numbers (one per output), got {weight!r}.") from None
+    if isinstance(weight, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"loss_weights must be finite, non-negative numbers, got {weight!r}. A weight scales its "
+                         "output's loss in the total that is minimized, e.g. loss_weights=[1.0, 0.5].")
 
 
 def _listify(spec: Any) -> list[Any]:

@@ -19,6 +19,7 @@ from plait.data import ArrayAdapter, EpochIterator, adapt, apply_class_weight, t
     unpack_x_y_sample_weight
 from plait.tensors import drop_autocast_casts, restore_autocast_cache, uncache_autocast
 from plait.training.run import FitRun, TrainableModel
+from plait.training.target_checks import check_targets
 from plait.utils.caller import user_stacklevel
 from plait.utils.progbar import is_interactive
 
@@ -52,14 +53,39 @@ def _check_steps(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
 
 
+def _check_validation_freq(validation_freq: Any) -> None:
+    def positive(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+
+    if positive(validation_freq):
+        return
+    if isinstance(validation_freq, (list, tuple, set)) and all(positive(v) for v in validation_freq):
+        return
+    raise ValueError(f"validation_freq must be a positive integer (validate every n epochs) or a list of 1-based "
+                     f"epoch numbers such as [1, 5, 10], got {validation_freq!r}.")
+
+
 def _should_validate(epoch: int, validation_freq: Any) -> bool:
-    if isinstance(validation_freq, int) and not isinstance(validation_freq, bool):
-        if validation_freq < 1:
-            raise ValueError(f"validation_freq must be a positive integer or a list of epochs, got {validation_freq}.")
-        return (epoch + 1) % validation_freq == 0
     if isinstance(validation_freq, (list, tuple, set)):
         return (epoch + 1) in validation_freq
-    raise ValueError(f"validation_freq must be an int or a list of epoch numbers, got {validation_freq!r}.")
+    return (epoch + 1) % validation_freq == 0
+
+
+def _check_arrays(model: TrainableModel, data: Any, batch_size: int, *, what: str = "y",
+                  class_weight: Any = None, forward: bool = True) -> None:
+    """Checks array data before the first step: an inference pass over its first batch (the inputs' shapes and
+    structure), then every target row against the losses (training/target_checks.py).
+
+    That pass also resolves the losses, and builds a model whose layers build lazily, drawing the same initial
+    weights the first step would have drawn. With `forward=False` (evaluate, which changes no weight) it runs
+    only when the losses are not resolved yet.
+    """
+    if not isinstance(data, ArrayAdapter):
+        return
+    first = data.take(slice(0, min(data.num_samples, batch_size)))
+    model.check_batch(first) if forward else model.build_metrics(first)
+    if data.y is not None:
+        check_targets(model.compiled_loss, model.output_names, data.y, what=what, class_weight=class_weight)
 
 
 def _batch_logs(logs: Any) -> LazyLogs:
@@ -77,7 +103,7 @@ def _validation_source(model: TrainableModel, validation_data: Any) -> Any:
                              f"got a sequence of {len(validation_data)} items.")
         x, y, sw = unpack_x_y_sample_weight(tuple(validation_data))
         return adapt(x, y, sw, device=model._device(), require_y=True)
-    return adapt(validation_data, device=model._device())
+    return adapt(validation_data, device=model._device(), require_y=model.compiled_loss is not None)
 
 
 def _start(model: TrainableModel, run: FitRun) -> FitRun | None:
@@ -99,6 +125,7 @@ def fit(model: TrainableModel, *, x: Any, y: Any, batch_size: Any, epochs: Any, 
     verbose = resolve_verbose(verbose)
     if nan_policy not in (None, "raise"):
         raise ValueError(f"nan_policy must be None or 'raise', got {nan_policy!r}.")
+    _check_validation_freq(validation_freq)
     run = FitRun(kind="fit", epochs=int(epochs), initial_epoch=int(initial_epoch), class_weight=class_weight,
                  sample_weight=sample_weight, validation_split=validation_split)
     train = run.data = adapt(x, y, sample_weight, device=model._device(), require_y=model.compiled_loss is not None)
@@ -115,6 +142,9 @@ def fit(model: TrainableModel, *, x: Any, y: Any, batch_size: Any, epochs: Any, 
                              class_weight=class_weight)
     val_iterator = None if run.validation_data is None else \
         EpochIterator(run.validation_data, validation_batch_size, steps_per_epoch=validation_steps)
+    # Everything that can be checked is checked here, before a callback runs or a weight changes.
+    _check_arrays(model, train, batch_size, class_weight=iterator.class_weight)
+    _check_arrays(model, run.validation_data, validation_batch_size, what="the validation targets")
     cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                        verbose=verbose, epochs=epochs, steps=iterator.num_steps)
     want_batch_hooks = cbs.needs_batch_hooks("train")
@@ -231,6 +261,7 @@ def evaluate(model: TrainableModel, *, x: Any, y: Any, batch_size: Any, verbose:
     verbose = resolve_verbose(verbose)
     data = adapt(x, y, sample_weight, device=model._device(), require_y=model.compiled_loss is not None)
     iterator = EpochIterator(data, batch_size, steps_per_epoch=steps)
+    _check_arrays(model, data, batch_size, forward=False)
     cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                        steps=iterator.num_steps)
     previous = _start(model, FitRun(kind="evaluate", data=data, sample_weight=sample_weight))

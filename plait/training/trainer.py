@@ -84,18 +84,23 @@ class Trainer:
         self._compile_metrics.build(y_true, y_hat, names, losses)
         self._compile_built = True
 
-    def build_metrics(self, data: Any) -> None:
-        """Resolves the compiled losses and metrics from one batch with an inference forward pass.
-
-        A step does this by itself on its first batch; `fit` calls it first only where the metrics must exist
-        before any step runs (resuming mid-epoch, whose saved running metrics are restored into them).
-        """
-        if self._compile_built:
-            return
+    def check_batch(self, data: Any) -> None:
+        """Runs one inference pass over a batch: an error in the inputs' shapes or structure surfaces here,
+        before training, and the compiled losses and metrics are resolved from it if they are not yet."""
         x, y, _ = unpack_x_y_sample_weight(data)
         with torch.no_grad():
             y_pred = self(x, training=False)
-        self._build_compile(y, y_pred)
+        if not self._compile_built:
+            self._build_compile(y, y_pred)
+
+    def build_metrics(self, data: Any) -> None:
+        """Resolves the compiled losses and metrics from one batch with an inference forward pass.
+
+        A step does this by itself on its first batch; `fit` calls it first where the metrics must exist
+        before any step runs (resuming mid-epoch, whose saved running metrics are restored into them).
+        """
+        if not self._compile_built:
+            self.check_batch(data)
 
     # ------------------------------------------------------------------ steps
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,

@@ -167,7 +167,7 @@ def test_iterable_batches_are_converted_and_checked():
     got = list(adapt(source_iter := iter(source), device=CPU).batches(1, False))
     assert len(got[0]) == 3 and torch.is_tensor(got[0].sample_weight) and len(got[1]) == 1
     assert next(source_iter, None) is None
-    with pytest.raises(ValueError, match="batch is a scalar"):
+    with pytest.raises(ValueError, match="x in batch 0 of the list_iterator is a scalar"):
         list(adapt(iter([(np.float32(1.0), np.zeros(1))]), device=CPU).batches(1, False))
     with pytest.raises(ValueError, match="sample_weight must not be given"):
         adapt(iter(source), sample_weight=np.ones(2), device=CPU)
