@@ -50,6 +50,12 @@ def _as_shape(shape: Any) -> Any:
         else shape
 
 
+def case(kwargs: dict[str, Any], input_shape: Any, output_shape: tuple[int, ...], **options: Any) -> dict[str, Any]:
+    """One harness case: constructor kwargs, input shape (batch first; a list for several inputs), the output
+    shape worked out by hand, and options of `check_layer`."""
+    return {"init_kwargs": kwargs, "input_shape": input_shape, "expected_output_shape": output_shape, **options}
+
+
 def check_layer(layer_cls: type, init_kwargs: dict[str, Any], input_shape: Shape | list[Shape], *,
                 tmp_path: Path, input_dtype: str = "float32", int_high: int = 10,
                 expected_output_shape: Shape | None = None, training_differs: bool = False, seed: int = 0) -> None:

@@ -3,20 +3,21 @@
 `CASES` has one entry per layer class in `plait.layers.LAYERS`; a registered layer without one fails
 `test_every_registered_layer_has_a_case`, so a new layer cannot skip the harness. Model classes are registered
 too (they are layers) and have their own tests under tests/models/.
+
+A family of layers may keep its cases in its own module beside this one, `layer_cases_<family>.py`, defining
+`CASES` (and optionally `NOT_HARNESSED`) built with `layer_harness.case`; they are merged here.
 """
 from __future__ import annotations
 
+import importlib
+import pathlib
 from typing import Any
 
 import pytest
-from layer_harness import check_layer
+from layer_harness import case, check_layer
 
 import plait
 from plait.layers import LAYERS
-
-
-def case(kwargs: dict[str, Any], input_shape: Any, output_shape: tuple[int, ...], **options: Any) -> dict[str, Any]:
-    return {"init_kwargs": kwargs, "input_shape": input_shape, "expected_output_shape": output_shape, **options}
 
 
 # class name -> constructor kwargs, input shape (batch first; a list for several inputs), the output shape worked
@@ -55,6 +56,14 @@ NOT_HARNESSED: dict[str, str] = {
     "InputLayer": "a model's entry point, never called on data inside a model (plait.Input builds it); "
                   "tests/layers/test_core_layers.py covers it and every model test starts from one",
 }
+
+
+for _path in sorted(pathlib.Path(__file__).parent.glob("layer_cases_*.py")):
+    _family = importlib.import_module(_path.stem)
+    _clash = set(_family.CASES) & set(CASES)
+    assert not _clash, f"{_path.name} repeats the cases {sorted(_clash)}"
+    CASES.update(_family.CASES)
+    NOT_HARNESSED.update(getattr(_family, "NOT_HARNESSED", {}))
 
 
 def _registered_layer_classes() -> dict[str, type]:
