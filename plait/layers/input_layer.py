@@ -49,8 +49,13 @@ class InputLayer(Layer):
             self.batch_shape = (batch_size,) + normalize_shape(shape, "shape")
         self._build_shape = self.batch_shape
         self.built = True
-        self.output = KerasTensor(self.batch_shape, self.dtype, name=self.name, node=Node(self, inputs=[]))
-        self.output.node.outputs = self.output
+        self._output_tensor = KerasTensor(self.batch_shape, self.dtype, name=self.name, node=Node(self, inputs=[]))
+        self._output_tensor.node.outputs = self._output_tensor
+
+    @property
+    def output(self) -> KerasTensor:
+        """The symbolic tensor `Input(...)` returns: what the model's first layers are called on."""
+        return self._output_tensor
 
     def call(self, inputs: Any) -> Any:
         return inputs

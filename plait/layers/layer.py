@@ -16,6 +16,8 @@ from plait.tensors import convert_to_tensor
 from plait.variables import Variable
 
 _NAME_COUNTS: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+# Set by the first `add_loss` anywhere: until then no model call spends time clearing added losses.
+_ADDED_LOSSES = {"in_use": False}
 
 
 def unique_name(base: str) -> str:
@@ -205,10 +207,62 @@ class Layer(torch.nn.Module):
     def _flat_layers(self) -> Iterable["Layer"]:
         return [m for m in self.modules() if isinstance(m, Layer)]
 
+    # ------------------------------------------------------------------ the functional graph
+    def _first_node(self, what: str) -> Any:
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name!r} has never been called on a symbolic tensor (plait.Input), so "
+                                 f"it has no defined {what}. Call it on one first, e.g. layer(plait.Input((3,))).")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input(s) of the layer's first call in a functional graph (Keras's `layer.input`)."""
+        return self._first_node("input").inputs
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output(s) of the layer's first call in a functional graph (Keras's `layer.output`)."""
+        return self._first_node("output").outputs
+
+    def add_loss(self, loss: Any) -> None:
+        """Adds a loss term (a scalar tensor) computed in `call`, as Keras's `Layer.add_loss`.
+
+        The terms of the latest call of a model are in `model.losses`, and `fit` adds them to the compiled loss
+        (or trains on them alone when compiled without a loss). Each call of a model clears those of the call
+        before.
+
+        Example:
+            >>> class ActivityPenalty(Layer):
+            ...     def call(self, x):
+            ...         self.add_loss(1e-3 * x.square().sum())
+            ...         return x
+            >>> layer = ActivityPenalty()
+            >>> _ = layer(torch.ones(2, 3))
+            >>> [round(float(v), 6) for v in layer.losses]
+            [0.006]
+        """
+        value = loss if isinstance(loss, torch.Tensor) else torch.as_tensor(loss, dtype=config.float_dtype())
+        if value.numel() != 1:
+            raise ValueError(f"add_loss takes a scalar loss, got a tensor of shape {tuple(value.shape)}; reduce it "
+                             "first, e.g. self.add_loss(tensor.mean()).")
+        _ADDED_LOSSES["in_use"] = True
+        self.__dict__.setdefault("_added_losses", []).append(value.reshape(()))
+
+    def _collect_added_losses(self) -> list[torch.Tensor]:
+        if not _ADDED_LOSSES["in_use"]:
+            return []
+        return [v for layer in self._flat_layers() for v in layer.__dict__.get("_added_losses", ())]
+
+    def _clear_added_losses(self) -> None:
+        if _ADDED_LOSSES["in_use"]:
+            for layer in self._flat_layers():
+                layer.__dict__.pop("_added_losses", None)
+
     @property
     def losses(self) -> list[torch.Tensor]:
-        """The regularization penalties of this layer's and its sublayers' weights (added to the training loss)."""
-        return [reg(var) for var, reg in self._regularized_weights()]
+        """The loss terms of this layer and its sublayers: their weights' regularization penalties, then the
+        terms `add_loss` recorded in the latest call (both are added to the training loss)."""
+        return [reg(var) for var, reg in self._regularized_weights()] + self._collect_added_losses()
 
     def _regularized_weights(self) -> list[tuple[torch.Tensor, Any]]:
         """(weight, regularizer) pairs of this layer and its sublayers (fit keeps them in its FitRun)."""

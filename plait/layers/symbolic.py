@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from plait import tree
+from plait import config, tree
 
 
 def normalize_shape(shape: Any, what: str = "shape") -> tuple | None:
@@ -83,32 +83,40 @@ class Node:
     outputs: Any = None
 
     def input_tensors(self) -> list["KerasTensor"]:
-        return tree.flatten(self.inputs)
+        """Every KerasTensor the call read: in its inputs, and in its other arguments (`mha(query, value)`)."""
+        return [t for t in tree.flatten((self.inputs, list(self.args), self.kwargs)) if isinstance(t, KerasTensor)]
 
 
 class KerasTensor:
     """A symbolic tensor: a shape (batch first, `None` where unknown), a dtype, and the node that made it.
 
+    As in Keras, `dtype` is the dtype's name ('float32'), so `x.dtype == "float32"` holds; `torch_dtype` is the
+    torch dtype.
+
     Example:
         >>> import plait
         >>> x = plait.Input(shape=(3,))
-        >>> plait.layers.Dense(2)(x).shape
-        (None, 2)
+        >>> plait.layers.Dense(2)(x).shape, x.dtype
+        ((None, 2), 'float32')
     """
 
     def __init__(self, shape: tuple, dtype: torch.dtype | None = None, name: str | None = None,
                  node: Node | None = None) -> None:
         self.shape = tuple(shape)
-        self.dtype = dtype or torch.float32
+        self.torch_dtype = dtype or torch.float32
         self.name = name
         self.node = node
+
+    @property
+    def dtype(self) -> str:
+        return str(self.torch_dtype).replace("torch.", "")
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
 
     def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={str(self.dtype).replace('torch.', '')}, name={self.name}>"
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __array__(self, *args: Any) -> Any:
         raise TypeError("A symbolic KerasTensor (from plait.Input) has no values. Build a model with "
@@ -121,11 +129,39 @@ def is_symbolic(x: Any) -> bool:
 
 
 def symbolic_call(layer: Any, inputs: Any, args: tuple, kwargs: dict) -> Any:
-    """Calls `layer` on KerasTensors: builds it, infers the output shape, and records a Node."""
-    in_shape = map_shapes(lambda t: t.shape, inputs)
-    layer._maybe_build(in_shape)
-    out_shape = layer.compute_output_shape(in_shape)
+    """Calls `layer` on KerasTensors: builds it, infers the output shape, and records a Node.
+
+    When other arguments hold KerasTensors too (`attention(query, value)`), the output is inferred by calling the
+    layer once on zeros of every symbolic argument's shape (batch 1), since `compute_output_shape` sees only the
+    first input.
+    """
     node = Node(layer=layer, inputs=inputs, args=args, kwargs=dict(kwargs))
-    node.outputs = map_shapes(lambda s: KerasTensor(tuple(s), layer.dtype, name=layer.name, node=node), out_shape)
+    if is_symbolic((list(args), kwargs)):
+        out = _call_on_zeros(layer, inputs, args, kwargs)
+        node.outputs = tree.map_structure(
+            lambda t: KerasTensor((None,) + tuple(t.shape[1:]), t.dtype, name=layer.name, node=node), out)
+    else:
+        in_shape = map_shapes(lambda t: t.shape, inputs)
+        layer._maybe_build(in_shape)
+        out_shape = layer.compute_output_shape(in_shape)
+        node.outputs = map_shapes(lambda s: KerasTensor(tuple(s), layer.dtype, name=layer.name, node=node),
+                                  out_shape)
     layer._inbound_nodes.append(node)
     return node.outputs
+
+
+def _call_on_zeros(layer: Any, inputs: Any, args: tuple, kwargs: dict) -> Any:
+    def zeros(value: Any) -> Any:
+        if not isinstance(value, KerasTensor):
+            return value
+        return torch.zeros([1 if d is None else d for d in value.shape], dtype=value.torch_dtype,
+                           device=config.get_device())
+
+    was_training = layer.training
+    layer.eval()
+    try:
+        with torch.no_grad():
+            return layer(tree.map_structure(zeros, inputs), *tree.map_structure(zeros, list(args)),
+                         **tree.map_structure(zeros, kwargs))
+    finally:
+        layer.train(was_training)

@@ -107,7 +107,7 @@ class FunctionalGraph:
             kwargs = dict(node.kwargs)
             if layer._call_takes_training:
                 kwargs["training"] = training
-            out = layer(lookup(node.inputs), *node.args, **kwargs)
+            out = layer(lookup(node.inputs), *lookup(list(node.args)), **lookup(kwargs))
             outs = flatten(node.outputs)
             got = flatten(out) if isinstance(out, (list, tuple, dict)) else [out]
             for t, v in zip(outs, got):
@@ -236,7 +236,7 @@ def functional_from_config(cls: type, config: dict[str, Any], custom_objects: di
     if not isinstance(layer_specs, list):
         raise FormatError("A functional model config needs a 'layers' list.")
     produced: dict[str, list[Any]] = {}  # layer name -> outputs of each replayed node
-    pending: list[tuple[Layer, list[Any]]] = []
+    pending: list[tuple[str, Layer, list[Any]]] = []
     for spec in layer_specs:
         if not isinstance(spec, dict) or not isinstance(spec.get("inbound_nodes", []), list):
             raise FormatError("Each layer of a functional model config must be a dict with an 'inbound_nodes' list.")
@@ -244,8 +244,11 @@ def functional_from_config(cls: type, config: dict[str, Any], custom_objects: di
         name = spec.get("name", layer.name)
         if not isinstance(name, str) or name in produced:
             raise FormatError(f"Layer name {str(name)[:100]!r} in the model config is missing or not unique.")
+        # The graph refers to the layer by the entry's name; a custom layer whose get_config leaves out `name`
+        # was built under a fresh one, so it takes the entry's.
+        layer.name = name
         produced[name] = [layer.output] if isinstance(layer, InputLayer) else []
-        pending.append((layer, list(spec.get("inbound_nodes", []))))
+        pending.append((name, layer, list(spec.get("inbound_nodes", []))))
 
     def decode(value: Any) -> Any:
         if isinstance(value, dict) and value.get("class_name") == _TENSOR_TAG:
@@ -271,9 +274,9 @@ def functional_from_config(cls: type, config: dict[str, Any], custom_objects: di
 
     # Replay nodes in passes: a shared layer's later call may need tensors made by layers listed after it.
     progress = True
-    while progress and any(nodes for _, nodes in pending):
+    while progress and any(nodes for _, _, nodes in pending):
         progress = False
-        for layer, nodes in pending:
+        for name, layer, nodes in pending:
             while nodes:
                 node = nodes[0]
                 if not isinstance(node, dict) or not isinstance(node.get("args", []), list) or \
@@ -283,10 +286,10 @@ def functional_from_config(cls: type, config: dict[str, Any], custom_objects: di
                     args, kwargs = decode(node["args"]), decode(node.get("kwargs", {}))
                 except _NotYet:
                     break
-                produced[layer.name].append(layer(args[0], *args[1:], **kwargs))
+                produced[name].append(layer(args[0], *args[1:], **kwargs))
                 nodes.pop(0)
                 progress = True
-    if any(nodes for _, nodes in pending):
+    if any(nodes for _, _, nodes in pending):
         raise FormatError("The model config's layer calls refer to tensors that are never produced (a cycle or a "
                           "missing layer).")
     try:

@@ -12,6 +12,7 @@ import torch
 from plait import config
 from plait.layers.layer import LAYERS, Layer
 from plait.models.training_api import TrainingAPI
+from plait.tree import flatten
 
 
 @LAYERS.register("Functional")  # a model is a layer; "Functional" is Keras's name for a graph Model
@@ -48,6 +49,10 @@ class Model(TrainingAPI, Layer):
             self.built = True
 
     # ------------------------------------------------------------------ structure
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._clear_added_losses()  # `losses` holds the `add_loss` terms of this call only, as in Keras
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if self._graph is None:
             raise NotImplementedError(f"Model {self.name!r} has no call(): subclass plait.Model and implement "
@@ -72,6 +77,26 @@ class Model(TrainingAPI, Layer):
             if layer.name == name:
                 return layer
         raise ValueError(f"No layer named {name!r}; the layers are {[layer.name for layer in self.layers]}.")
+
+    @property
+    def input(self) -> Any:
+        """The model's symbolic input(s), as given to `Model(inputs, outputs)` (Keras's `model.input`)."""
+        return self._graph.inputs_structure if self._graph is not None else super().input
+
+    @property
+    def output(self) -> Any:
+        """The model's symbolic output(s), as given to `Model(inputs, outputs)` (Keras's `model.output`)."""
+        return self._graph.outputs_structure if self._graph is not None else super().output
+
+    @property
+    def inputs(self) -> list[Any]:
+        """The symbolic inputs as a flat list (Keras's `model.inputs`)."""
+        return flatten(self.input)
+
+    @property
+    def outputs(self) -> list[Any]:
+        """The symbolic outputs as a flat list (Keras's `model.outputs`)."""
+        return flatten(self.output)
 
     @property
     def output_names(self) -> list[str]:

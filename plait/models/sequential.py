@@ -159,6 +159,25 @@ class Sequential(Model):
         return shape
 
     @property
+    def input(self) -> Any:
+        """The symbolic input (Keras's `model.input`): the `Input` the model starts from."""
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined input yet: start it with "
+                                 "plait.Input(shape) or give the first layer input_shape=...")
+        return self._input_layer.output
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output (Keras's `model.output`), traced through the layers once from `input`."""
+        traced = self.__dict__.get("_traced")
+        if traced is None or traced[0] != len(self._stack):
+            x = self.input
+            for layer in self._stack:
+                x = layer(x)
+            traced = self.__dict__["_traced"] = (len(self._stack), x)
+        return traced[1]
+
+    @property
     def input_shape(self) -> Any:
         if self._build_shape is None:
             raise AttributeError(f"Sequential model {self.name!r} has no defined input shape yet.")

@@ -50,6 +50,7 @@ class CompiledGradients:
                     sample_weight: Any) -> Any:
             y_pred = torch.func.functional_call(model, {**dict(zip(keys, params)), **state}, (x,), {"training": True})
             penalties = [reg(v if k is None else params[k]) for k, v, reg in regularized]
+            penalties += model._collect_added_losses()  # the add_loss terms of this traced forward pass
             total, parts = model._loss_and_parts(y, y_pred, sample_weight, penalties)
             return total, (y_pred, parts)
 

@@ -49,6 +49,7 @@ class Trainer:
         self._output_loss_trackers: list[Any] = []
         self._last_loss_parts: list[Any] = []
         self._compile_built = False
+        self._tracks_loss = False  # set when a model compiled without a loss trains on its add_loss terms
         self._compile_config: dict[str, Any] = {}
         self._compiled_step: CompiledGradients | None = None  # the jit_compile=True gradient step
         self._unused_variables: Any = None  # (ids of the variables, indices the last eager step found unused)
@@ -79,8 +80,9 @@ class Trainer:
         if self._compile_loss is not None:
             self._compile_loss.build(y_true, y_hat, names)
             losses = self._compile_loss.losses
-            if len(y_hat) > 1:
-                self._output_loss_trackers = [metrics_mod.Mean(name=f"{n}_loss") for n in names]
+            if len(y_hat) > 1:  # one tracker per output that has a loss, in the order the loss parts come
+                self._output_loss_trackers = [metrics_mod.Mean(name=f"{n}_loss")
+                                              for n, loss in zip(names, losses) if loss is not None]
         self._compile_metrics.build(y_true, y_hat, names, losses)
         self._compile_built = True
 
@@ -106,7 +108,7 @@ class Trainer:
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> torch.Tensor:
         """The total loss for one batch (compiled losses, weighted, summed)."""
-        if y is None:
+        if y is None and self._compile_loss is not None:
             raise ValueError("The batch has no targets y, but the compiled loss needs them.")
         if not self._compile_built:  # a custom train_step's first batch: resolve the losses as Keras does here
             self._build_compile(y, y_pred)
@@ -117,14 +119,18 @@ class Trainer:
     def _loss_and_parts(self, y: Any, y_pred: Any, sample_weight: Any,
                         penalties: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, list]:
         """Compiled losses (weighted, summed) plus the weights' regularization penalties (default: those of
-        the run's cached regularized weights, else `self.losses`), as Keras adds them."""
-        if self._compile_loss is None:
-            raise ValueError("No loss to optimize: pass loss=... to compile(), or override compute_loss/train_step.")
-        total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
+        the run's cached regularized weights, else `self.losses`) and the `add_loss` terms, as Keras adds them."""
         if penalties is None:
             run = self.fit_run
             penalties = self.losses if run is None or run.regularized is None else \
-                [reg(var) for var, reg in run.regularized]
+                [reg(var) for var, reg in run.regularized] + self._collect_added_losses()
+        if self._compile_loss is None:
+            if not penalties:
+                raise ValueError("No loss to optimize: pass loss=... to compile(), add loss terms with "
+                                 "self.add_loss(...) in a layer's call, or override compute_loss/train_step.")
+            self._tracks_loss = True  # a model trained on its add_loss terms alone logs them as 'loss', as Keras
+            return torch.stack([p.reshape(()) for p in penalties]).sum(), []
+        total, parts = self._compile_loss(self._flat_outputs(y), self._flat_outputs(y_pred), sample_weight)
         if penalties:
             total = total + torch.stack(penalties).sum()
         return total, parts
@@ -205,7 +211,7 @@ class Trainer:
         y_pred = self(x, training=False)
         if not self._compile_built:
             self._build_compile(y, y_pred)
-        if self._compile_loss is not None and y is not None:
+        if (self._compile_loss is not None and y is not None) or (self._compile_loss is None and self.losses):
             self._track_loss(self.compute_loss(x, y, y_pred, sample_weight, training=False), x)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
@@ -216,7 +222,7 @@ class Trainer:
     # ------------------------------------------------------------------ metrics
     def _named_metrics(self) -> list[tuple[str, Any]]:
         """(log name, metric) of every tracked metric: the loss, per-output losses, then the compiled metrics."""
-        named = [("loss", self._loss_tracker)] if self._compile_loss is not None else []
+        named = [("loss", self._loss_tracker)] if self._compile_loss is not None or self._tracks_loss else []
         named += [(m.name, m) for m in self._output_loss_trackers]
         if self._compile_metrics is not None:
             named += self._compile_metrics.named_metrics
