@@ -8,6 +8,7 @@ import torch
 from plait.layers.input_layer import InputLayer, adjust_input_rank
 from plait.layers.layer import LAYERS, Layer
 from plait.layers.symbolic import KerasTensor
+from plait.layers.torch_module import TorchModuleWrapper
 from plait.models.model import Model
 
 
@@ -50,12 +51,12 @@ class Sequential(Model):
         """Adds a layer on top of the stack.
 
         Args:
-            layer: A plait layer, or a `plait.Input(shape)` tensor, which sets the input shape and may only
-                come first.
+            layer: A plait layer, a `torch.nn.Module` (wrapped in a `TorchModuleWrapper`), or a
+                `plait.Input(shape)` tensor, which sets the input shape and may only come first.
             rebuild: If True (the default), builds the model right away when its input shape is known.
 
         Raises:
-            TypeError: If `layer` is not a plait layer (wrap torch modules in a `plait.layers.Layer` subclass).
+            TypeError: If `layer` is neither a plait layer nor a torch module.
             ValueError: If a layer of that name is already in the model, or an Input is not first.
         """
         if isinstance(layer, KerasTensor):
@@ -65,9 +66,11 @@ class Sequential(Model):
                 raise ValueError("An Input can only come first in a Sequential model, and only once.")
             self._input_layer = layer
             return
+        if isinstance(layer, torch.nn.Module) and not isinstance(layer, Layer):
+            layer = TorchModuleWrapper(layer)
         if not isinstance(layer, Layer):
-            raise TypeError(f"Only plait layers can be added to a Sequential model, got {type(layer).__name__}: "
-                            f"{layer!r}. Wrap torch modules in a plait.layers.Layer subclass.")
+            raise TypeError(f"Only plait layers and torch modules can be added to a Sequential model, got "
+                            f"{type(layer).__name__}: {layer!r}.")
         if any(existing.name == layer.name for existing in self._stack):
             raise ValueError(f"All layers in a Sequential model need unique names; {layer.name!r} is already used.")
         if not len(self._stack) and self._input_layer is None and layer._input_shape_arg is not None:
