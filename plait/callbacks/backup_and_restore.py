@@ -11,13 +11,44 @@ from typing import Any
 import torch
 
 from plait.callbacks import training_state as ts
+from plait.callbacks.backup_file import FORMAT, FORMAT_VERSION, METADATA_KEY, Backup, read_backup
 from plait.callbacks.callback import Callback
-from plait.saving import safetensors_format as st
 from plait.errors import FormatError
+from plait.saving import safetensors_format as st
 from plait.saving.weights import assign_weights, weight_tensors
 
 BACKUP_FILE = "latest.backup.safetensors"
-FORMAT_VERSION = 1
+
+
+class Undo:
+    """The model's weights, optimizer, History and callback states before a restore, to put back if the
+    backup's last part (the running metrics, checked once the replay has built them) is refused."""
+
+    def __init__(self, model: Any, history: Any, callbacks: list[tuple[Callback, Any]]) -> None:
+        self.weights = {k: v.to("cpu", copy=True) for k, v in weight_tensors(model).items()}
+        optimizer = model.optimizer
+        self.optimizer_state = None
+        self.optimizer_attributes = None
+        if optimizer.built:
+            self.optimizer_state = {k: v.to("cpu", copy=True) for k, v in optimizer.state_dict().items()}
+        else:  # building adds slots and variables: keep the unbuilt optimizer's attributes (containers copied)
+            self.optimizer_attributes = {k: copy.copy(v) if isinstance(v, (dict, list, set)) else v
+                                         for k, v in vars(optimizer).items()}
+        self.history = history
+        self.history_values = None if history is None else (copy.deepcopy(history.history), list(history.epoch))
+        self.callbacks = callbacks
+
+    def restore(self, model: Any) -> None:
+        assign_weights(model, self.weights, source="the weights from before the restore")
+        optimizer = model.optimizer
+        if self.optimizer_state is not None:
+            optimizer.load_state_dict(self.optimizer_state)
+        elif self.optimizer_attributes is not None:
+            vars(optimizer).clear()
+            vars(optimizer).update(self.optimizer_attributes)
+        if self.history is not None and self.history_values is not None:
+            self.history.history, self.history.epoch = self.history_values
+        ts.rollback_callback_states(self.callbacks)
 
 
 class BackupAndRestore(Callback):
@@ -32,6 +63,12 @@ class BackupAndRestore(Callback):
     mid-epoch backup (integer `save_freq`) at the next batch of that epoch, the batches already trained
     being drawn again (same shuffle) but not trained on. On CPU with a fixed seed the resumed run ends
     with exactly the weights, optimizer state and History of an uninterrupted run.
+
+    The backup is read as untrusted input (`backup_file.py`): all of it is checked against the model and
+    this `fit` before any of it is applied. A damaged, truncated, hostile or mismatched backup (another
+    model, optimizer or metrics; an epoch past `epochs`) is one `FormatError` naming the file, with the
+    model's weights and optimizer left exactly as they were; training never silently starts afresh. Delete
+    `backup_dir` to start afresh.
 
     Differences from Keras: Keras restarts an interrupted epoch from its first batch and restores only
     weights and the epoch; it writes `latest.weights.h5` + `training_metadata.json` and deletes the whole
@@ -93,64 +130,73 @@ class BackupAndRestore(Callback):
         self._saved_once = False
         backup = self._read_backup()
         if backup is not None:
-            self._restore(*backup)
+            self._restore(backup)
 
-    def _read_backup(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    def _read_backup(self) -> Backup | None:
+        """The first backup that passes every check (see `backup_file.py`), None if there is none at all."""
         candidates = [self._backup_path] + ([self._prev_backup_path] if self.double_checkpoint else [])
+        run = self.model.fit_run
+        epochs = run.epochs if run is not None else int(self.params.get("epochs") or 1)
+        steps = self.params.get("steps")
         errors = []
         for path in candidates:
-            if not os.path.exists(path):
+            if not os.path.lexists(path):  # lexists: a dangling link is a damaged backup, not a missing one
                 continue
             try:
-                tensors, metadata = st.load_file(path)
-                meta = json.loads(metadata.get("plait.backup", "null"))
-                if not isinstance(meta, dict) or meta.get("format") != "plait.backup":
-                    raise FormatError(f"{path} is not a plait training backup.")
-                if meta.get("format_version", 0) > FORMAT_VERSION:
-                    raise FormatError(f"{path} was written by a newer plait; upgrade plait to resume from it.")
-                return tensors, meta
-            except (FormatError, ValueError) as err:
+                return read_backup(path, self.model, epochs=epochs,
+                                   steps=steps if isinstance(steps, int) and steps > 0 else None)
+            except FormatError as err:
                 errors.append(str(err))
                 if path != candidates[-1]:
-                    warnings.warn(f"Could not read the backup {path} ({err}); trying the previous one.",
-                                  RuntimeWarning, stacklevel=3)
+                    warnings.warn(f"Could not use the backup {err}; trying the previous one.", RuntimeWarning,
+                                  stacklevel=3)
         if errors:
-            raise FormatError(f"Could not resume from the backup in {self.backup_dir!r}: {errors[-1]} Delete the "
-                              "directory to start training afresh.")
+            raise FormatError(self._refusal(errors[-1]))
         return None
 
-    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    def _refusal(self, problem: str) -> str:
+        return (f"Could not resume from the backup: {problem.rstrip('.')}. Nothing was restored: the model's "
+                f"weights and optimizer are as they were. Delete the directory {self.backup_dir!r} to start training "
+                "afresh.")
+
+    def _restore(self, backup: Backup) -> None:
         model = self.model
-        source = f"the backup in {self.backup_dir!r}"
         try:
-            assign_weights(model, ts.section(tensors, "model/"), source=source)
-        except ValueError as err:
-            raise ValueError(f"{err} The backup was written by a different model; delete {self.backup_dir!r} to "
-                             "start over.") from None
-        optimizer_state = ts.section(tensors, "optimizer/")
-        if optimizer_state:
-            model.optimizer.build(model.trainable_variables)
-            model.optimizer.load_state_dict(optimizer_state)
+            previous = ts.restore_callback_states(self._callbacks, backup.callbacks)
+        except FormatError as err:
+            raise FormatError(self._refusal(f"{backup.path}: {err}")) from None
         history = getattr(model, "history", None)
-        if history is not None and hasattr(history, "history"):
-            history.history = copy.deepcopy(meta.get("history", {}))
-            history.epoch = list(meta.get("history_epochs", []))
-        ts.restore_callback_states(self._callbacks, meta.get("callbacks", []), tensors)
-        step = meta.get("step")
-        self._current_epoch = int(meta["epoch"])
-        if step is None:
-            ts.set_rng_state(ts.section(tensors, "rng/"), meta["rng"])
-            model.fit_run.resume_at(self._current_epoch)
+        if not hasattr(history, "history"):
+            history = None
+        # A mid-epoch backup's metric states can only be checked once the replay has built the metrics: until
+        # then keep what it replaces, to put back if they are refused.
+        undo = None if backup.metrics_checked else Undo(model, history, previous)
+        assign_weights(model, backup.weights, source=f"the backup {backup.path}", error=FormatError)
+        if backup.optimizer is not None:
+            model.optimizer.build(model.trainable_variables)
+            model.optimizer.load_state_dict(backup.optimizer)
+        if history is not None:
+            history.history = copy.deepcopy(backup.history)
+            history.epoch = list(backup.history_epochs)
+        self._current_epoch = backup.epoch
+        if backup.step is None or backup.rng_epoch is None:
+            ts.set_rng_state(*backup.rng)
+            model.fit_run.resume_at(backup.epoch)
             return
-        ts.set_rng_state(ts.section(tensors, "rng_epoch/"), meta["rng_epoch"])
-        self._last_batch_seen = int(step)
+        ts.set_rng_state(*backup.rng_epoch)
+        self._last_batch_seen = backup.step
         self._batches_seen_since_last_saving = 0
 
         def finish_replay() -> None:
-            ts.set_metric_states(model, tensors, meta.get("metrics", []))
-            ts.set_rng_state(ts.section(tensors, "rng/"), meta["rng"])
+            try:
+                ts.set_metric_states(model, backup.tensors, backup.metrics)
+            except FormatError as err:
+                if undo is not None:
+                    undo.restore(model)
+                raise FormatError(self._refusal(f"{backup.path}: {err}")) from None
+            ts.set_rng_state(*backup.rng)
 
-        model.fit_run.resume_at(self._current_epoch, replay_steps=int(step) + 1, after_replay=finish_replay)
+        model.fit_run.resume_at(backup.epoch, replay_steps=backup.step + 1, after_replay=finish_replay)
 
     # --------------------------------------------------------------------------------------------- saving
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -192,14 +238,15 @@ class BackupAndRestore(Callback):
         model = self.model
         tensors = {f"model/{k}": v for k, v in weight_tensors(model).items()}
         optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None and getattr(optimizer, "built", False):
+        optimizer_built = optimizer is not None and bool(getattr(optimizer, "built", False))
+        if optimizer_built:
             tensors.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
         rng_tensors, rng_meta = ts.get_rng_state()
         tensors.update({f"rng/{k}": v for k, v in rng_tensors.items()})
         history = getattr(model, "history", None)
         meta: dict[str, Any] = {
-            "format": "plait.backup", "format_version": FORMAT_VERSION, "epoch": epoch, "step": step,
-            "rng": rng_meta, "history": getattr(history, "history", {}),
+            "format": FORMAT, "format_version": FORMAT_VERSION, "epoch": epoch, "step": step,
+            "optimizer_built": optimizer_built, "rng": rng_meta, "history": getattr(history, "history", {}),
             "history_epochs": getattr(history, "epoch", []),
             "callbacks": ts.callback_states(self._callbacks, tensors)}
         if step is not None:
@@ -210,7 +257,7 @@ class BackupAndRestore(Callback):
             os.makedirs(self.backup_dir, exist_ok=True)
             if self.double_checkpoint and os.path.exists(self._backup_path):
                 os.replace(self._backup_path, self._prev_backup_path)
-            st.save_file(tensors, self._backup_path, {"plait.backup": json.dumps(meta)})
+            st.save_file(tensors, self._backup_path, {METADATA_KEY: json.dumps(meta)})
         except OSError as err:
             if not self._saved_once:
                 raise

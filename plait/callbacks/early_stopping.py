@@ -102,6 +102,15 @@ class EarlyStopping(MonitorCallback):
                 "best_epoch": self.best_epoch, "best_weights": self.best_weights}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
+        best_weights = state.get("best_weights")
+        if best_weights is not None:
+            expected = [(w.shape, w.dtype) for w in self.model.get_weights()]
+            got = [(getattr(w, "shape", None), getattr(w, "dtype", None)) for w in best_weights] \
+                if isinstance(best_weights, list) else None
+            if got != expected:
+                raise ValueError(f"EarlyStopping state 'best_weights' must be the model's {len(expected)} weight "
+                                 f"arrays (shapes {[s for s, _ in expected][:4]}...), got "
+                                 f"{type(best_weights).__name__}.")
         super().set_state(state)
         self.wait = int(state.get("wait", 0))
         self.stopped_epoch = int(state.get("stopped_epoch", 0))

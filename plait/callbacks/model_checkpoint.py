@@ -152,6 +152,10 @@ class ModelCheckpoint(MonitorCallback):
                 "last_batch_seen": self._last_batch_seen}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
+        counters = {key: state.get(key, 0) for key in ("batches_seen", "last_batch_seen")}
+        for key, value in counters.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ModelCheckpoint state {key!r} must be a non-negative integer, got {value!r:.80}.")
         super().set_state(state)
-        self._batches_seen_since_last_saving = int(state.get("batches_seen", 0))
-        self._last_batch_seen = int(state.get("last_batch_seen", 0))
+        self._batches_seen_since_last_saving = counters["batches_seen"]
+        self._last_batch_seen = counters["last_batch_seen"]

@@ -104,6 +104,12 @@ class MonitorCallback(Callback):
         return {"best": self.best, "higher_is_better": self._higher_is_better}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        self.best = state.get("best")
-        if state.get("higher_is_better") is not None:
-            self._higher_is_better = bool(state["higher_is_better"])
+        best, higher = state.get("best"), state.get("higher_is_better")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+            raise ValueError(f"{type(self).__name__} state 'best' must be a number or None, got {best!r:.80}.")
+        if higher is not None and not isinstance(higher, bool):
+            raise ValueError(f"{type(self).__name__} state 'higher_is_better' must be a bool or None, got "
+                             f"{higher!r:.80}.")
+        self.best = best
+        if higher is not None:
+            self._higher_is_better = higher

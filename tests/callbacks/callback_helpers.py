@@ -68,3 +68,21 @@ class WeightsAtBatchEnd(Callback):
 
 def same_weights(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+class CrashAt(Callback):
+    """Raises `CrashAt.Crash` (like a kill) after training batch `batch` of epoch `epoch`."""
+
+    class Crash(Exception):
+        pass
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        super().__init__()
+        self.at, self.epoch = (epoch, batch), 0
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if (self.epoch, batch) == self.at:
+            raise CrashAt.Crash()

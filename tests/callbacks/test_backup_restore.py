@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from callback_helpers import regression_data, same_weights, small_model
+from callback_helpers import CrashAt, regression_data, same_weights, small_model
 
 import plait
 from plait import optimizers
@@ -17,23 +17,7 @@ from plait.callbacks import training_state as ts
 from plait.saving import FormatError, safetensors_format
 
 
-class Crash(Exception):
-    pass
-
-
-class CrashAt(Callback):
-    """Raises (like a kill) after training batch `batch` of epoch `epoch`."""
-
-    def __init__(self, epoch: int, batch: int) -> None:
-        super().__init__()
-        self.at, self.epoch = (epoch, batch), 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            raise Crash()
+Crash = CrashAt.Crash
 
 
 def _run(workdir, save_freq="epoch", crash=None, epochs=6, extra=()):
