@@ -1,5 +1,8 @@
 """The checks on the data itself, run once before training: leakage, a give-away feature, class imbalance,
 and `validation_split` on label-sorted data. Each returns a list of `Finding` (empty when all is well).
+
+Also the refusals the reports share: `as_numpy` (a numeric array, one row per sample) and `refuse_nonfinite`
+(a `ValueError` naming the rows that hold NaN or inf), so no report turns a missing value into a class.
 """
 from __future__ import annotations
 
@@ -31,6 +34,64 @@ PERFECT_SAMPLE_CELLS = 250_000
 """The give-away-feature check sorts every column; above this many cells (n x features) it screens a row subset
 (at least PERFECT_MIN_SAMPLES rows; ~320 rows of 784 features take ~10 ms to sort) and confirms on all rows."""
 PERFECT_MAX_FEATURES = 4096
+
+
+NONFINITE_CHUNK_ELEMENTS = 1 << 20
+"""`nonfinite_rows` scans at most this many elements at a time, so its temporaries stay small on large data."""
+
+
+def nonfinite_rows(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    """The indices of the rows (first axis) of `values` that hold NaN or inf; empty for non-float data."""
+    if isinstance(values, torch.Tensor):
+        if not values.is_floating_point() or values.dim() == 0 or values.numel() == 0:
+            return np.zeros(0, dtype=np.int64)
+        flat: Any = values.detach().reshape(values.shape[0], -1)
+        finite = torch.isfinite
+    else:
+        if values.dtype.kind not in "fc" or values.ndim == 0 or values.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        flat, finite = values.reshape(values.shape[0], -1), np.isfinite
+    # One summing pass clears finite data without temporaries; a non-finite sum (NaN, inf, or an overflow of
+    # finite values) is then settled exactly, a block of rows at a time.
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing or inf - inf sums are expected here
+        if bool(finite(flat.sum())):
+            return np.zeros(0, dtype=np.int64)
+    step = max(1, NONFINITE_CHUNK_ELEMENTS // max(1, flat.shape[1]))
+    found = []
+    for start in range(0, flat.shape[0], step):
+        ok = finite(flat[start:start + step]).all(1)
+        found.append(np.flatnonzero(~np.asarray(ok.cpu() if isinstance(ok, torch.Tensor) else ok)) + start)
+    return np.concatenate(found)
+
+
+def refuse_nonfinite(values: np.ndarray | torch.Tensor, what: str, fix: str) -> None:
+    """Raises a `ValueError` naming the rows of `values` that hold NaN or inf: `what` names the data, `fix` says
+    what to do about it."""
+    rows = nonfinite_rows(values)
+    if rows.size == 0:
+        return
+    picked = values[torch.from_numpy(rows[:1000]).to(values.device)] if isinstance(values, torch.Tensor) \
+        else values[rows[:1000]]
+    kind = "NaN" if bool((picked != picked).any()) else "inf"
+    raise ValueError(f"{what} holds {kind} values in {rows.size} of {values.shape[0]} rows (first rows "
+                     f"{rows[:5].tolist()}). {fix}")
+
+
+def as_numpy(x: Any, what: str, fix: str = "Drop those rows or fill in the missing values first.") -> np.ndarray:
+    """`x` (an array, tensor, DataFrame or list) as a numeric NumPy array with one entry per sample, refusing
+    NaN and inf (`fix` completes that error's message)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()  # NumPy has no bfloat16
+    elif hasattr(x, "to_numpy"):
+        x = x.to_numpy()
+    arr = np.asarray(x)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}. Encode class labels as integers 0..k-1.")
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise ValueError(f"{what} must hold one entry per sample, got shape {arr.shape}.")
+    refuse_nonfinite(arr, what, fix)
+    return arr
 
 
 def check_leakage(train: Fingerprint, x: Any, *, where: str = "validation", stage: str = "fit") -> list[Finding]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from plait.registry import to_snake_case
@@ -26,10 +27,12 @@ class Task:
             'sparse' (integer targets, one column per class) or 'auto' (the generic 'crossentropy' id:
             decided from the shapes).
         from_logits: Whether outputs are logits/scores rather than probabilities.
+        signed_labels: Whether -1 is a label too (hinge losses take -1/1 as well as 0/1).
     """
 
     kind: str
     from_logits: bool = False
+    signed_labels: bool = False
 
 
 def _loss_name(spec: Any) -> str:
@@ -61,7 +64,7 @@ def task_from_loss(spec: Any) -> Task | None:
     if any(b in name for b in _BINARY):
         return Task("binary", logits)
     if set(name.split()) & set(_HINGE):
-        return Task("binary", True)  # hinge outputs are scores with the decision at 0
+        return Task("binary", True, signed_labels=True)  # hinge outputs are scores with the decision at 0
     if name in ("crossentropy", "ce"):
         return Task("auto", False)
     return None
@@ -132,3 +135,71 @@ def true_ids(y_true: Any, num_classes: int, task: Task) -> torch.Tensor | None:
     if true.shape[1] == 1:
         return true[:, 0].long()
     return None
+
+
+def _first_rows(mask: np.ndarray) -> list[int]:
+    return np.flatnonzero(mask)[:5].tolist()
+
+
+def _check_binary_targets(y: np.ndarray, task: Task | None, what: str) -> None:
+    allowed = [-1, 0, 1] if task is not None and task.signed_labels else [0, 1]
+    named = "-1, 0 and 1" if len(allowed) == 3 else "0 and 1"
+    if y.shape[1] != 1:
+        raise ValueError(f"{what} has {y.shape[1]} columns per sample, but the model has one output unit (a binary "
+                         f"classifier): pass one label per sample, one of {named}. For "
+                         f"{y.shape[1]} classes the model needs {y.shape[1]} output units (softmax).")
+    outside = ~np.isin(y[:, 0], allowed)
+    if outside.any():
+        bad = y[outside, 0][0]
+        fix = ("threshold soft labels first (y > 0.5)" if 0 < bad < 1 else
+               "for more than two classes the model needs one output unit per class (softmax)")
+        raise ValueError(f"{what} holds the label {bad:g} (rows {_first_rows(outside)}), but the model has one output "
+                         f"unit, so its labels are {named}: {fix}.")
+
+
+def _check_class_ids(ids: np.ndarray, classes: int, what: str) -> None:
+    fractional = ids != np.round(ids) if ids.dtype.kind == "f" else np.zeros(ids.shape, dtype=bool)
+    if fractional.any():
+        raise ValueError(f"{what} holds fractional labels (rows {_first_rows(fractional)}, e.g. "
+                         f"{ids[fractional][0]:g}); a classifier's report needs class ids 0..{classes - 1}. "
+                         "Round or re-encode the labels (for a regression model, compile it with a regression loss).")
+    outside = (ids < 0) | (ids >= classes)
+    if outside.any():
+        found = int(np.unique(ids).size)
+        raise ValueError(f"{what} holds the class id {int(ids[outside][0])} (rows {_first_rows(outside)}), outside "
+                         f"the model's {classes} classes 0..{classes - 1} (the data holds {found} distinct "
+                         f"label{'s' if found != 1 else ''}). If the labels start at 1, subtract 1; otherwise evaluate "
+                         "a model with one output unit per class.")
+
+
+def check_class_targets(y: np.ndarray, classes: int, task: Task | None, *, what: str = "y") -> None:
+    """Refuses targets that do not name one of a classifier's classes, before its report is computed.
+
+    Args:
+        y: The targets, one row per sample, already free of NaN and inf: class ids, one-hot rows, or 0/1.
+        classes: The number of output columns (1 for a one-unit sigmoid or score output).
+        task: The model's task (from its loss), or None.
+        what: The name of the targets in messages.
+
+    Raises:
+        ValueError: For labels outside the classes (negative, too large, or not 0/1 for a one-unit output),
+            fractional class ids, or one-hot rows whose width disagrees with the model's classes.
+    """
+    flat = y.reshape(y.shape[0], -1)
+    if classes == 1:
+        _check_binary_targets(flat, task, what)
+    elif task is not None and task.kind == "binary":
+        return  # several sigmoid columns: multi-label targets, not one class per row
+    elif flat.shape[1] == 1:
+        _check_class_ids(flat[:, 0], classes, what)
+    elif flat.shape[1] != classes:
+        raise ValueError(f"{what} has {flat.shape[1]} columns (one-hot rows for {flat.shape[1]} classes), but the "
+                         f"model outputs {classes} classes. Evaluate it on data with {classes} classes, or pass "
+                         "class ids of shape (samples,).")
+    else:
+        outside = (flat < 0) | (flat > 1)
+        empty = ~(flat > 0).any(axis=1)
+        if outside.any() or empty.any():
+            rows = _first_rows(outside.any(axis=1) | empty)
+            raise ValueError(f"{what} holds rows that are not one-hot (rows {rows}): each row needs values in "
+                             "[0, 1] with at least one positive entry, the class of that sample.")

@@ -1,18 +1,25 @@
-"""`model.report(x, y)` and `model.predict_classes(x, threshold=...)`: the report and thresholds on a model."""
+"""`model.report(x, y)` and `model.predict_classes(x, threshold=...)`: the report and thresholds on a model.
+
+NaN policy: neither chooses a class from a missing value (an arg-max reads NaN as a confident class 0). Inputs
+holding NaN or inf are refused before the prediction, as `evaluate` refuses them, with a `ValueError` that
+names the rows; outputs holding NaN or inf from finite inputs are refused with a `ValueError` saying the model
+itself is broken (naming its weights that hold NaN or inf, if any). No row is silently dropped or abstained on.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import torch
 
 from plait.data import adapt
 from plait.evaluation import data_checks
 from plait.evaluation.diagnostics import emit
 from plait.evaluation.fit_diagnostics import training_fingerprint
-from plait.evaluation.labels import Task, model_task
-from plait.evaluation.report import ClassificationReport, RegressionReport, _as_numpy
+from plait.evaluation.labels import Task, check_class_targets, model_task
+from plait.evaluation.report import ClassificationReport, RegressionReport
 from plait.evaluation.stats import check_ci_method
-from plait.evaluation.thresholds import class_thresholds, predict_with_thresholds
+from plait.evaluation.thresholds import class_thresholds, predict_with_thresholds, threshold_number
 
 
 def _single_output(out: Any, what: str) -> np.ndarray:
@@ -35,11 +42,62 @@ def _threshold_value(threshold: Any) -> float:
         raise ValueError(f"report(threshold=...) is the decision threshold of class 1 of a binary model; this "
                          f"ThresholdChoice was chosen for class {threshold.class_id}. Apply it with "
                          "model.predict_classes(x, threshold=choice) instead.")
-    value = getattr(threshold, "threshold", threshold)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"threshold must be a number or a ThresholdChoice from report.threshold_for(...), got "
-                        f"{type(threshold).__name__}.")
-    return float(value)
+    return threshold_number(threshold, "threshold")
+
+
+def _input_arrays(x: Any) -> dict[str, Any] | None:
+    """The arrays of `x` that can be scanned for NaN before predicting, by name ('x', "x['a']", 'x[1]'); None for
+    streams (generators, DataLoaders), whose rows are only seen as they are drawn."""
+    if isinstance(x, dict):
+        parts = {f"x[{key!r}]": part for key, part in x.items()}
+    elif isinstance(x, tuple) or (isinstance(x, list) and all(isinstance(p, (np.ndarray, torch.Tensor)) for p in x)):
+        parts = {f"x[{i}]": part for i, part in enumerate(x)}  # several inputs (a list of numbers is one array)
+    else:
+        parts = {"x": x}
+    if len(parts) == 1:
+        parts = {"x": next(iter(parts.values()))}
+    arrays = {}
+    for name, part in parts.items():
+        if hasattr(part, "to_numpy"):  # pandas
+            part = part.to_numpy()
+        if isinstance(part, list):
+            try:
+                part = np.asarray(part, dtype=np.float64)
+            except (TypeError, ValueError):
+                return None
+        if not isinstance(part, (np.ndarray, torch.Tensor)):
+            return None
+        arrays[name] = part
+    return arrays
+
+
+def _refuse_nonfinite_inputs(x: Any, where: str) -> bool:
+    """Refuses arrays of x holding NaN or inf; returns whether x could be scanned (False for streams)."""
+    arrays = _input_arrays(x)
+    why = ("chooses no class from missing values (an arg-max reads NaN as class 0)" if where == "predict_classes"
+           else "scores no prediction made from missing values")
+    for name, part in (arrays or {}).items():
+        data_checks.refuse_nonfinite(part, name, f"{where} {why}, as evaluate refuses them. Clean or impute them "
+                                     f"(e.g. np.nan_to_num, or drop those rows) and call {where} again.")
+    return arrays is not None
+
+
+def _refuse_nonfinite_outputs(model: Any, out: np.ndarray, scanned: bool, where: str) -> None:
+    """Refuses outputs holding NaN or inf, saying why: with finite inputs, the model itself is broken."""
+    if not data_checks.nonfinite_rows(out).size:
+        return
+    broken = [getattr(w, "path", getattr(w, "name", "?")) for w in getattr(model, "weights", [])
+              if isinstance(w, torch.Tensor) and w.is_floating_point() and not bool(torch.isfinite(w.detach()).all())]
+    if broken:
+        cause = (f"The model itself is broken: its weights {broken[:5]} hold NaN or inf (e.g. after a diverged fit). "
+                 "Reload a good copy or retrain it.")
+    elif scanned:
+        cause = ("The model itself is broken: those rows of x are finite, but it computes NaN or inf from them (an "
+                 "overflow in a layer?). Check its layers and the scale of the inputs.")
+    else:
+        cause = ("x is a stream, so its rows could not be checked in advance: clean NaN or inf out of those rows, or, "
+                 "if they are finite, check the model's layers and the scale of the inputs.")
+    data_checks.refuse_nonfinite(out, "The model's output", f"{cause} {where} reads no class or score from NaN.")
 
 
 def _probabilities(scores: np.ndarray, task: Task) -> np.ndarray:
@@ -71,8 +129,13 @@ def predict_classes(model: Any, x: Any, threshold: Any = None, *, batch_size: in
 
     Returns:
         A (samples,) int64 array of class ids.
+
+    Raises:
+        ValueError: If rows of x, or of the model's outputs, hold NaN or inf (the module's NaN policy).
     """
+    scanned = _refuse_nonfinite_inputs(x, "predict_classes")
     out = _single_output(model.predict(x, batch_size=batch_size, verbose=verbose), "predict_classes")
+    _refuse_nonfinite_outputs(model, out, scanned, "predict_classes")
     task = model_task(model) or Task("auto")
     scores = out.reshape(out.shape[0], -1).astype(np.float64)
     probs = _probabilities(scores, task)
@@ -98,9 +161,13 @@ def model_report(model: Any, x: Any, y: Any, *, batch_size: int | None = None, t
                  class_names: Any = None, history: Any = "auto", n_bootstrap: int = 1000, confidence: float = 0.95,
                  seed: int | None = 0, ci_method: str = "bca", diagnostics: bool = True, verbose: Any = 0) -> Any:
     """The evaluation report of `model` on (x, y); see `Model.report`."""
-    check_ci_method(ci_method)  # before the (possibly long) predict
+    check_ci_method(ci_method)  # the cheap refusals come before the (possibly long) predict
+    threshold_value = _threshold_value(threshold)
+    y_np = data_checks.as_numpy(y, "y", "A report scores every sample against its target: drop those rows or fill "
+                                "in the missing targets.")
+    scanned = _refuse_nonfinite_inputs(x, "report")
     out = _single_output(model.predict(x, batch_size=batch_size, verbose=verbose), "report")
-    y_np = _as_numpy(y, "y")
+    _refuse_nonfinite_outputs(model, out, scanned, "report")
     if y_np.shape[0] != out.shape[0]:
         raise ValueError(f"x has {out.shape[0]} samples but y has {y_np.shape[0]}; pass one target per sample.")
     task = model_task(model)
@@ -113,10 +180,11 @@ def model_report(model: Any, x: Any, y: Any, *, batch_size: int | None = None, t
     settings = dict(history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, ci_method=ci_method,
                     diagnostics=findings)
     if _is_classifier(task, out, y_np):
+        check_class_targets(y_np, int(np.prod(out.shape[1:], dtype=np.int64)), task)
         y_true = y_np
         if task is not None and task.kind == "binary":
             y_true = (y_np.reshape(y_np.shape[0], -1)[:, 0] > 0.5).astype(np.int64)
-        report: Any = ClassificationReport(y_true, out.astype(np.float64), threshold=_threshold_value(threshold),
+        report: Any = ClassificationReport(y_true, out.astype(np.float64), threshold=threshold_value,
                                            class_names=class_names,
                                            from_logits=bool(task is not None and task.from_logits), **settings)
     else:

@@ -18,28 +18,22 @@ import torch
 
 from plait import metrics as plait_metrics
 from plait.evaluation import bootstrap_stats, render
+from plait.evaluation.data_checks import as_numpy
 from plait.evaluation.diagnostics import Finding, check_accuracy_paradox
 from plait.evaluation.png import PNGImage
 from plait.evaluation.reports_base import Report
-from plait.evaluation.thresholds import BinaryCurve, ThresholdChoice, binary_curve, threshold_for, threshold_table
+from plait.evaluation.thresholds import (BinaryCurve, ThresholdChoice, binary_curve, threshold_for, threshold_number,
+                                         threshold_table)
 from plait.metrics.auc import exact_average_precision, exact_roc_auc
 
 
-def _as_numpy(x: Any, what: str) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    elif hasattr(x, "to_numpy"):
-        x = x.to_numpy()
-    arr = np.asarray(x)
-    if arr.dtype == object or arr.dtype.kind in "US":
-        raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}. Encode class labels as integers 0..k-1.")
-    if arr.ndim == 0 or arr.shape[0] == 0:
-        raise ValueError(f"{what} must hold one entry per sample, got shape {arr.shape}.")
-    return arr
+# Predictions holding NaN would become class 0 (arg-max of NaN) or NaN metrics: the reports refuse them.
+_PREDICTION_FIX = ("NaN predictions come from NaN inputs or a broken model (weights holding NaN): clean the "
+                   "inputs or reload the model, then build the report again.")
 
 
 def _true_ids(y_true: Any) -> np.ndarray:
-    y = _as_numpy(y_true, "y_true")
+    y = as_numpy(y_true, "y_true")
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(axis=1)
     y = y.reshape(y.shape[0], -1)
@@ -62,7 +56,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 def _scores(y_prob: Any, threshold: float, from_logits: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """(predicted ids, scores): scores is (n,) for binary, (n, k) for multi-class, None for hard labels."""
-    p = _as_numpy(y_prob, "y_prob")
+    p = as_numpy(y_prob, "y_prob", _PREDICTION_FIX)
     if p.dtype.kind in "biu":
         if p.ndim != 1 and not (p.ndim == 2 and p.shape[1] == 1):
             raise ValueError(f"Integer y_prob must be predicted class ids of shape (n,), got {p.shape}.")
@@ -111,7 +105,7 @@ class ClassificationReport(Report):
                  diagnostics: Sequence[Finding] = ()) -> None:
         super().__init__(history=history, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed,
                          ci_method=ci_method)
-        self.threshold = float(threshold)
+        self.threshold = threshold_number(threshold, "threshold")
         self.y_true = _true_ids(y_true)
         self.y_pred, self.scores = _scores(y_prob, self.threshold, from_logits)
         if self.y_pred.shape[0] != self.y_true.shape[0]:
@@ -318,8 +312,8 @@ def classification_report(y_true: Any, y_prob: Any, *, threshold: float = 0.5, l
 
 
 def _regression_arrays(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    yt = _as_numpy(y_true, "y_true").astype(np.float64)
-    yp = _as_numpy(y_pred, "y_pred").astype(np.float64)
+    yt = as_numpy(y_true, "y_true").astype(np.float64)
+    yp = as_numpy(y_pred, "y_pred", _PREDICTION_FIX).astype(np.float64)
     yt, yp = yt.reshape(yt.shape[0], -1), yp.reshape(yp.shape[0], -1)
     if yt.shape != yp.shape:
         raise ValueError(f"y_true and y_pred must have the same shape (samples, outputs), got {yt.shape} and "

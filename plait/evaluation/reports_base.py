@@ -57,15 +57,20 @@ class Report:
         """The report as HTML with the figures embedded as base64 PNGs (no external files or scripts)."""
         return render.page(self._html_body(), full_page=full_page)
 
-    def save_html(self, path: str | os.PathLike) -> str:
+    def save_html(self, path: str | os.PathLike, *, overwrite: bool = True) -> str:
         """Writes the report as one self-contained HTML file; returns its path.
 
         The figures need matplotlib (`pip install matplotlib`); without it the page has the tables and a note.
+
+        Args:
+            path: The file to write.
+            overwrite: If False, raises `FileExistsError` when the file exists, also when another writer creates
+                it while this one writes.
         """
         from plait.saving.atomic import write_text
 
         path = os.fspath(path)
-        write_text(path, self.to_html(full_page=True))  # atomic: a reader never sees half a page
+        write_text(path, self.to_html(full_page=True), overwrite=overwrite)  # atomic: never half a page
         return path
 
     def __repr__(self) -> str:

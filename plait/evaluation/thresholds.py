@@ -12,6 +12,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from plait.evaluation.data_checks import refuse_nonfinite
+
+_SCORES_FIX = ("A threshold cannot rank a missing score (NaN would fall on one side at random): drop those "
+               "samples, or find why the model scored them NaN (NaN inputs, or weights holding NaN).")
 
 @dataclass(frozen=True)
 class BinaryCurve:
@@ -56,6 +60,7 @@ def binary_curve(y_true: Any, scores: Any, sample_weight: Any = None) -> BinaryC
     """The precision/recall/ROC curve counts of `scores` for the 0/1 labels `y_true` (sklearn's rule)."""
     y = np.asarray(y_true).reshape(-1).astype(bool)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    refuse_nonfinite(s, "scores", _SCORES_FIX)
     if y.shape != s.shape:
         raise ValueError(f"y_true and scores must have one entry per sample, got {y.shape[0]} labels and "
                          f"{s.shape[0]} scores.")
@@ -190,6 +195,7 @@ def threshold_table(y_true: Any, scores: Any, thresholds: Sequence[float] | None
     """
     y = np.asarray(y_true).reshape(-1).astype(bool)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    refuse_nonfinite(s, "scores", _SCORES_FIX)
     w = np.ones_like(s) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
     if thresholds is None:
         in_unit = s.size and s.min() >= 0.0 and s.max() <= 1.0
@@ -212,7 +218,8 @@ _HOW = ("Pass report.threshold_for(recall=..., class_id=c), a dict {class_id: th
         "ThresholdChoices.")
 
 
-def _threshold_number(value: Any, where: str) -> float:
+def threshold_number(value: Any, where: str) -> float:
+    """A decision threshold given as a number or a `ThresholdChoice`, as a finite float (`where` names it)."""
     number = getattr(value, "threshold", value)
     if isinstance(number, (bool, np.bool_)) or not isinstance(number, (int, float, np.integer, np.floating)):
         raise TypeError(f"{where} must be a number or a ThresholdChoice from report.threshold_for(...), got "
@@ -267,7 +274,7 @@ def class_thresholds(threshold: Any, num_classes: int) -> dict[int, float]:
             if getattr(value, "class_id", None) is not None and _choice_class(value, num_classes, where) != cid:
                 raise ValueError(f"threshold[{key!r}] is a ThresholdChoice chosen for class {value.class_id}, not "
                                  f"class {cid}. Use the key {value.class_id} or choose it with class_id={cid}.")
-            out[cid] = _threshold_number(value, where)
+            out[cid] = threshold_number(value, where)
         return out
     if isinstance(threshold, (list, tuple)):
         out = {}
@@ -278,11 +285,11 @@ def class_thresholds(threshold: Any, num_classes: int) -> dict[int, float]:
             cid = _choice_class(choice, num_classes, f"threshold[{i}]")
             if cid in out:
                 raise ValueError(f"threshold lists two choices for class {cid}; give one threshold per class.")
-            out[cid] = _threshold_number(choice, f"threshold[{i}]")
+            out[cid] = threshold_number(choice, f"threshold[{i}]")
         return out
     if hasattr(threshold, "threshold"):
-        return {_choice_class(threshold, num_classes, "threshold"): _threshold_number(threshold, "threshold")}
-    value = _threshold_number(threshold, "threshold")
+        return {_choice_class(threshold, num_classes, "threshold"): threshold_number(threshold, "threshold")}
+    value = threshold_number(threshold, "threshold")
     if num_classes != 2:
         raise ValueError(f"threshold={value!r} is one number, but this model has {num_classes} classes, so it is not "
                          f"clear which class it applies to. Say which: threshold={{2: {value!r}}} (class 2 against "
@@ -305,8 +312,13 @@ def predict_with_thresholds(probs: np.ndarray, thresholds: dict[int, float]) -> 
 
     Returns:
         (n,) int64 class ids.
+
+    Raises:
+        ValueError: If a row of `probs` holds NaN or inf: no class is chosen from a missing probability (an
+            arg-max would read NaN as class 0).
     """
     probs = np.asarray(probs, dtype=np.float64)
+    refuse_nonfinite(probs, "probs", _SCORES_FIX)
     if not thresholds:
         return probs.argmax(axis=1).astype(np.int64)
     ids = np.array(sorted(thresholds), dtype=np.int64)

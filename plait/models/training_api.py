@@ -361,6 +361,8 @@ class TrainingAPI(Trainer):
             ValueError: If the model has several outputs, or `threshold` does not say which class it applies
                 to (a bare number for a model with more than two classes) or names a class the model lacks.
             TypeError: If `threshold` is not a number, a `ThresholdChoice`, a dict or a list of them.
+            ValueError: If rows of `x`, or of the model's outputs, hold NaN or inf: no class is chosen from a
+                missing value (see the NaN policy in plait/evaluation/model_api.py).
 
         Example:
             >>> import numpy as np, plait
@@ -409,7 +411,9 @@ class TrainingAPI(Trainer):
             `plait.evaluation.RegressionReport`.
 
         Raises:
-            ValueError: If the model has several outputs, or `x` and `y` have different numbers of samples.
+            ValueError: If the model has several outputs, `x` and `y` have different numbers of samples, rows
+                of `x`, `y` or the model's outputs hold NaN or inf, or a classifier's labels fall outside its
+                classes (negative, too large, fractional, or one-hot rows of another width).
         """
         from plait.evaluation.model_api import model_report
 

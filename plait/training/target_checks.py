@@ -49,8 +49,9 @@ def _check_sparse(y: torch.Tensor, classes: int, ignore: int | None, where: str,
     fractional = labels != torch.round(labels) if labels.is_floating_point() else None
     if fractional is not None and bool(fractional.any()):
         raise ValueError(f"{where} holds fractional labels (rows {_first_rows(fractional)}, e.g. "
-                         f"{float(labels[fractional][0])}) but the loss {name!r} takes integer class ids 0..{classes - 1}. "
-                         "For class probabilities (one column per class) use 'categorical_crossentropy'.")
+                         f"{float(labels[fractional][0])}) but the loss {name!r} takes integer class ids "
+                         f"0..{classes - 1}. For class probabilities (one column per class) use "
+                         "'categorical_crossentropy'.")
     ids = labels.long()
     outside = (ids < 0) | (ids >= classes)
     if ignore is not None:

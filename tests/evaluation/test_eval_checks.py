@@ -149,7 +149,7 @@ def test_task_from_loss_and_target_labels():
     assert task_from_loss(plait.losses.BinaryCrossentropy(from_logits=True)) == Task("binary", True)
     assert task_from_loss("sparse_categorical_crossentropy").kind == "sparse"
     assert task_from_loss(plait.losses.CategoricalCrossentropy()).kind == "categorical"
-    assert task_from_loss("hinge") == Task("binary", True)
+    assert task_from_loss("hinge") == Task("binary", True, signed_labels=True)
     assert task_from_loss("mse") is None and task_from_loss(["mse", "mae"]) is None
     assert task_from_loss("crossentropy").kind == "auto"
     y = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
