@@ -1,11 +1,12 @@
-"""BatchNormalization and LayerNormalization with Keras's defaults (momentum 0.99, epsilon 1e-3)."""
+"""BatchNormalization, LayerNormalization, GroupNormalization and UnitNormalization with Keras's defaults (momentum
+0.99, epsilon 1e-3)."""
 from __future__ import annotations
 
 from typing import Any
 
 import torch
 
-from plait import initializers
+from plait import initializers, regularizers
 from plait.layers.layer import LAYERS, Layer
 
 
@@ -128,3 +129,129 @@ class LayerNormalization(Layer):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
                 "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer)}
+
+
+@LAYERS.register()
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels: the channels on `axis` are split into `groups` groups and
+    each group is normalized over its channels and every other non-batch axis, then scaled and shifted per channel.
+
+    `groups=1` is LayerNormalization over all non-batch axes (with per-channel gamma/beta), `groups=-1` (one group
+    per channel) is InstanceNormalization. float16/bfloat16 inputs are normalized in float32, as in Keras.
+
+    Args:
+        groups: Number of groups (must divide the channels); -1 for one group per channel.
+        axis: The channels axis (-1 for channels-last).
+        epsilon: Added to the variance before its square root.
+        center: Whether to add a learned offset beta (per channel).
+        scale: Whether to multiply by a learned gamma (per channel).
+        beta_initializer, gamma_initializer: Their initializers.
+        beta_regularizer, gamma_regularizer: Their regularizers.
+        beta_constraint, gamma_constraint: Callables `w -> w` applied after each optimizer update.
+
+    Example:
+        >>> GroupNormalization(groups=2)(torch.randn(3, 5, 4)).shape
+        torch.Size([3, 5, 4])
+    """
+
+    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and groups != -1):
+            raise ValueError(f"GroupNormalization groups must be a positive integer or -1 (one group per channel), "
+                             f"got {groups!r}.")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"GroupNormalization axis must be an int (the channels axis), got {axis!r}.")
+        self.groups, self.axis, self.epsilon = groups, axis, float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+
+    def build(self, input_shape: Any) -> None:
+        rank = len(input_shape)
+        if not -rank < self.axis < rank or self.axis % rank == 0:
+            raise ValueError(f"GroupNormalization axis {self.axis} must be a non-batch axis of inputs of rank {rank}.")
+        self._axis = self.axis % rank
+        dim = input_shape[self._axis]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of the input must have a known size, got input shape {input_shape}.")
+        self._groups = dim if self.groups == -1 else self.groups
+        if dim % self._groups:
+            raise ValueError(f"GroupNormalization groups ({self._groups}) must divide the number of channels ({dim}) "
+                             f"on axis {self.axis}; choose groups among the divisors of {dim}.")
+        self.gamma = self.add_weight((dim,), self.gamma_initializer, name="gamma", regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight((dim,), self.beta_initializer, name="beta", regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        axis, channels = self._axis, inputs.shape[self._axis]
+        grouped = inputs.unflatten(axis, (self._groups, channels // self._groups))
+        if grouped.dtype in (torch.float16, torch.bfloat16):  # their variance overflows or loses all precision
+            grouped = grouped.float()
+        var, mean = torch.var_mean(grouped, dim=[d for d in range(1, grouped.dim()) if d != axis], unbiased=False,
+                                   keepdim=True)
+        # Keras's order: gamma folded into the inverse std, then one multiply-add.
+        inv = torch.rsqrt(var + self.epsilon)
+        view = [self._groups if d == axis else channels // self._groups if d == axis + 1 else 1
+                for d in range(grouped.dim())]
+        if self.gamma is not None:
+            inv = inv * self.gamma.reshape(view).to(inv.dtype)
+        shift = -mean * inv
+        if self.beta is not None:
+            shift = shift + self.beta.reshape(view).to(inv.dtype)
+        return (grouped * inv + shift).to(inputs.dtype).flatten(axis, axis + 1)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+
+
+@LAYERS.register()
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over `axis`: `x / max(||x||, 1e-12)`, as Keras's `ops.normalize`.
+
+    Args:
+        axis: An axis or a list of axes to normalize over (default the last).
+
+    Example:
+        >>> UnitNormalization()(torch.tensor([[3.0, 4.0]]))
+        tensor([[0.6000, 0.8000]])
+    """
+
+    def __init__(self, axis: int | list[int] = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and axis and all(isinstance(a, int) and not isinstance(a, bool)
+                                                              for a in axis):
+            self.axis: int | list[int] = list(axis)
+        elif isinstance(axis, int) and not isinstance(axis, bool):
+            self.axis = axis
+        else:
+            raise TypeError(f"UnitNormalization axis must be an int or a list/tuple of ints, got {axis!r}.")
+
+    def build(self, input_shape: Any) -> None:
+        self._axes = _axes_list(self.axis, len(input_shape))
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        # Keras's form: x * min(rsqrt(sum x^2), 1/eps), i.e. x / max(||x||, eps) without a division.
+        inv_norm = torch.rsqrt(inputs.square().sum(dim=self._axes, keepdim=True)).clamp(max=1e12)
+        return inputs * inv_norm
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        _axes_list(self.axis, len(input_shape))
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}
