@@ -7,7 +7,7 @@ Example:
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 """
 from plait import (activations, callbacks, config, diagnostics, evaluation, initializers, layers, losses, metrics,
-                   optimizers, plotting, regularizers, saving, utils)
+                   ops, optimizers, plotting, random, regularizers, saving, utils)
 from plait.config import set_random_seed
 from plait.layers import Input, Layer
 from plait.models import Model, Sequential
@@ -19,4 +19,5 @@ from plait.version import __version__
 
 __all__ = ["GradientTape", "Input", "Layer", "Model", "Sequential", "Variable", "__version__", "activations",
            "callbacks", "config", "diagnostics", "evaluation", "initializers", "layers", "load_model", "losses",
-           "metrics", "optimizers", "plot_history", "plotting", "regularizers", "saving", "set_random_seed", "utils"]
+           "metrics", "ops", "optimizers", "plot_history", "plotting", "random", "regularizers", "saving",
+           "set_random_seed", "utils"]

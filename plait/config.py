@@ -7,9 +7,28 @@ import random
 import numpy as np
 import torch
 
+DTYPES: dict[str, torch.dtype] = {
+    "float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
+    "float": torch.float32, "float64": torch.float64, "double": torch.float64, "int8": torch.int8,
+    "int16": torch.int16, "int32": torch.int32, "int64": torch.int64, "long": torch.int64, "uint8": torch.uint8,
+    "bool": torch.bool, "complex64": torch.complex64, "complex128": torch.complex128}
+"""The dtype names plait turns into torch dtypes: an allow-list, spelled out so that no string ever reaches
+`getattr(torch, name)`, which imports a lazily loaded torch submodule of that name ('onnx', '_dynamo')."""
+DTYPE_NAMES = frozenset(DTYPES)
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _DEVICE: torch.device | None = None
+
+
+def backend() -> str:
+    """The backend's name, as `keras.config.backend()`: always 'torch', so Keras code that branches on it runs.
+
+    Example:
+        >>> backend()
+        'torch'
+    """
+    return "torch"
 
 
 def floatx() -> str:
@@ -25,7 +44,25 @@ def set_floatx(value: str) -> None:
 
 
 def float_dtype() -> torch.dtype:
-    return getattr(torch, _FLOATX)
+    return DTYPES[_FLOATX]
+
+
+def dtype_from_name(dtype: str | torch.dtype) -> torch.dtype:
+    """The torch dtype a name stands for ('float32' or 'torch.float32' -> `torch.float32`), from `DTYPES` only.
+
+    Raises:
+        ValueError: for any other name (nothing is looked up on the torch module, so nothing is imported).
+
+    Example:
+        >>> dtype_from_name("torch.int64")
+        torch.int64
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    found = DTYPES.get(dtype.removeprefix("torch.")) if isinstance(dtype, str) else None
+    if found is None:
+        raise ValueError(f"Unknown dtype {str(dtype)[:60]!r}; expected a torch.dtype or one of {sorted(DTYPES)}.")
+    return found
 
 
 def epsilon() -> float:
