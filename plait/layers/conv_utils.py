@@ -1,4 +1,5 @@
-"""Shared pieces of convolution and pooling layers: argument normalization and TensorFlow-style padding."""
+"""Shared pieces of convolution and pooling layers: argument normalization, TensorFlow-style padding and the
+output sizes of (transposed) convolutions as Keras defines them."""
 from __future__ import annotations
 
 import math
@@ -8,22 +9,31 @@ import torch
 import torch.nn.functional as F
 
 
-def normalize_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
+def normalize_tuple(value: Any, n: int, name: str, allow_zero: bool = False) -> tuple[int, ...]:
+    """An int or a sequence of `n` ints -> a tuple of `n` ints, positive (or non-negative with `allow_zero`)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,) * n
     try:
         out = tuple(int(v) for v in value)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}.") from None
-    if len(out) != n or any(v <= 0 for v in out):
-        raise ValueError(f"{name} must be a positive int or a tuple of {n} positive ints, got {value!r}.")
+    kind = "non-negative" if allow_zero else "positive"
+    if len(out) != n or any(v < 0 or (v == 0 and not allow_zero) for v in out):
+        raise ValueError(f"{name} must be a {kind} int or a tuple of {n} {kind} ints, got {value!r}.")
     return out
 
 
-def normalize_padding(padding: str) -> str:
+def positive_int(value: Any, name: str, owner: str) -> int:
+    """`value` if it is a positive int (not a bool), else a ValueError naming `owner`'s argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner} {name} must be a positive integer, got {value!r}.")
+    return value
+
+
+def normalize_padding(padding: str, allowed: tuple[str, ...] = ("valid", "same")) -> str:
     padding = str(padding).lower()
-    if padding not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
+    if padding not in allowed:
+        raise ValueError(f"padding must be one of {', '.join(map(repr, allowed))}, got {padding!r}.")
     return padding
 
 
@@ -53,9 +63,35 @@ def pad_same(x: torch.Tensor, kernel: tuple, strides: tuple, dilation: tuple, va
 def output_length(size: int | None, kernel: int, stride: int, padding: str, dilation: int = 1) -> int | None:
     if size is None:
         return None
-    if padding == "same":
+    if padding in ("same", "causal"):  # 'causal' pads (kernel - 1) * dilation in front: the length of 'same'
         return math.ceil(size / stride)
     return (size - (kernel - 1) * dilation - 1) // stride + 1
+
+
+def transpose_pads(kernel: int, stride: int, dilation: int, padding: str,
+                   output_padding: int | None) -> tuple[int, int]:
+    """Keras's transposed convolution on one axis, as the padding `(left, right)` of the stride-dilated input.
+
+    The full transposed convolution (`(size - 1) * stride + effective_kernel` long) corresponds to padding
+    `effective_kernel - 1` on each side; Keras's output is the window these pads select (its JAX and torch
+    backends compute it this way, and it agrees with TensorFlow's gradient-of-convolution definition).
+    """
+    effective = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(effective, stride) - effective if output_padding is None else output_padding
+        return effective - 1, effective - 1 + extra
+    total = stride + effective - 2 if output_padding is None else effective + effective % 2 - 2 + output_padding
+    left = min(total // 2 + total % 2, effective - 1)
+    return left, total - left
+
+
+def transpose_output_length(size: int | None, kernel: int, stride: int, dilation: int, padding: str,
+                            output_padding: int | None) -> int | None:
+    """The length of a transposed convolution's output on one axis (Keras's formula)."""
+    if size is None:
+        return None
+    left, right = transpose_pads(kernel, stride, dilation, padding, output_padding)
+    return (size - 1) * stride + 1 + left + right - (kernel - 1) * dilation
 
 
 def check_output_size(layer: Any, input_shape: Any, window: tuple[int, ...]) -> None:
@@ -74,6 +110,18 @@ def check_output_size(layer: Any, input_shape: Any, window: tuple[int, ...]) -> 
                 "or x.movedim(1, -1) for a tensor) or pass data_format='channels_first'.")
     raise ValueError(f"{type(layer).__name__} {layer.name!r}: computed output size would be zero or negative. Received "
                      f"inputs of shape {tuple(input_shape)} and a window of {window}, giving {output_shape}. {hint}")
+
+
+def spatial_axes(data_format: str, rank: int) -> range:
+    """The axes of the `rank` spatial dimensions of a batch in `data_format`."""
+    start = 1 if data_format == "channels_last" else 2
+    return range(start, start + rank)
+
+
+def check_rank(layer: Any, shape: Any, rank: int) -> None:
+    """Raises unless `shape` is a batch with `rank` spatial axes (plus batch and channels)."""
+    if len(shape) != rank + 2:
+        raise ValueError(f"{type(layer).__name__} expects inputs of rank {rank + 2}, got shape {tuple(shape)}.")
 
 
 def to_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Pooling layers: max and average pooling (1-D, 2-D) and global pooling, channels-last by default."""
+"""Pooling layers: max and average pooling (1-D, 2-D, 3-D) and global pooling, channels-last by default."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from plait.layers.conv_utils import (check_output_size, from_channels_first, normalize_data_format,
-                                     normalize_padding, normalize_tuple, output_length, pad_same, to_channels_first)
+                                     normalize_padding, normalize_tuple, output_length, pad_same, spatial_axes,
+                                     to_channels_first)
 from plait.layers.layer import LAYERS, Layer
+
+_POOL_FNS = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d, ("max", 3): F.max_pool3d,
+             ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d, ("avg", 3): F.avg_pool3d}
 
 
 class BasePooling(Layer):
@@ -33,8 +37,7 @@ class BasePooling(Layer):
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         x = to_channels_first(inputs, self.data_format)
         ones = (1,) * self.rank
-        pool = F.max_pool1d if self.rank == 1 else F.max_pool2d
-        avg = F.avg_pool1d if self.rank == 1 else F.avg_pool2d
+        pool, avg = _POOL_FNS["max", self.rank], _POOL_FNS["avg", self.rank]
         if self.mode == "max":
             if self.padding == "same":
                 x = pad_same(x, self.pool_size, self.strides, ones, value=float("-inf"))
@@ -62,7 +65,15 @@ class BasePooling(Layer):
 
 @LAYERS.register("MaxPool1D")
 class MaxPooling1D(BasePooling):
-    """Max over windows of `pool_size` steps. Example: `MaxPooling1D(2)` halves the steps."""
+    """Max over windows of `pool_size` steps of `(batch, steps, channels)` (default 2, strides = pool_size).
+
+    Args:
+        pool_size, strides, padding ('valid' or 'same'), data_format: as `MaxPooling2D`, with ints.
+
+    Example:
+        >>> MaxPooling1D(2)(torch.ones(1, 10, 3)).shape
+        torch.Size([1, 5, 3])
+    """
 
     rank, mode = 1, "max"
 
@@ -70,6 +81,12 @@ class MaxPooling1D(BasePooling):
 @LAYERS.register("MaxPool2D")
 class MaxPooling2D(BasePooling):
     """Max over `pool_size` windows of an image (default 2x2, strides = pool_size).
+
+    Args:
+        pool_size: An int or (rows, cols) window.
+        strides: An int or (rows, cols); default `pool_size`.
+        padding: 'valid' or 'same' (padded values never win).
+        data_format: 'channels_last' (default) or 'channels_first'.
 
     Example:
         >>> MaxPooling2D()(torch.ones(1, 28, 28, 8)).shape
@@ -79,18 +96,62 @@ class MaxPooling2D(BasePooling):
     rank, mode = 2, "max"
 
 
+@LAYERS.register("MaxPool3D")
+class MaxPooling3D(BasePooling):
+    """Max over `pool_size` windows of a volume `(batch, depth, height, width, channels)` (default 2x2x2).
+
+    Args: as `MaxPooling2D`, with triples.
+
+    Example:
+        >>> MaxPooling3D()(torch.ones(1, 4, 6, 8, 2)).shape
+        torch.Size([1, 2, 3, 4, 2])
+    """
+
+    rank, mode = 3, "max"
+
+
 @LAYERS.register("AvgPool1D")
 class AveragePooling1D(BasePooling):
-    """Mean over windows of `pool_size` steps."""
+    """Mean over windows of `pool_size` steps; 'same' padding averages real steps only.
+
+    Args:
+        pool_size, strides, padding, data_format: as `MaxPooling1D`.
+
+    Example:
+        >>> AveragePooling1D(3, strides=1, padding="same")(torch.ones(1, 5, 2)).shape
+        torch.Size([1, 5, 2])
+    """
 
     rank, mode = 1, "avg"
 
 
 @LAYERS.register("AvgPool2D")
 class AveragePooling2D(BasePooling):
-    """Mean over `pool_size` windows of an image; 'same' padding averages real pixels only."""
+    """Mean over `pool_size` windows of an image; 'same' padding averages real pixels only.
+
+    Args:
+        pool_size, strides, padding, data_format: as `MaxPooling2D`.
+
+    Example:
+        >>> AveragePooling2D()(torch.ones(1, 6, 6, 3)).shape
+        torch.Size([1, 3, 3, 3])
+    """
 
     rank, mode = 2, "avg"
+
+
+@LAYERS.register("AvgPool3D")
+class AveragePooling3D(BasePooling):
+    """Mean over `pool_size` windows of a volume; 'same' padding averages real voxels only.
+
+    Args: as `MaxPooling2D`, with triples.
+
+    Example:
+        >>> AveragePooling3D(pool_size=(1, 2, 2))(torch.ones(1, 3, 4, 4, 2)).shape
+        torch.Size([1, 3, 2, 2, 2])
+    """
+
+    rank, mode = 3, "avg"
 
 
 class BaseGlobalPooling(Layer):
@@ -103,8 +164,7 @@ class BaseGlobalPooling(Layer):
         self.keepdims = bool(keepdims)
 
     def _axes(self) -> tuple[int, ...]:
-        start = 1 if self.data_format == "channels_last" else 2
-        return tuple(range(start, start + self.rank))
+        return tuple(spatial_axes(self.data_format, self.rank))
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         axes = self._axes()
@@ -124,27 +184,85 @@ class BaseGlobalPooling(Layer):
 
 @LAYERS.register("GlobalAvgPool1D")
 class GlobalAveragePooling1D(BaseGlobalPooling):
-    """Mean over the steps: `(batch, steps, channels)` -> `(batch, channels)`."""
+    """Mean over the steps: `(batch, steps, channels)` -> `(batch, channels)`.
+
+    Args:
+        data_format: 'channels_last' (default) or 'channels_first'.
+        keepdims: Keep the pooled axes as size 1.
+
+    Example:
+        >>> GlobalAveragePooling1D()(torch.ones(2, 5, 3)).shape
+        torch.Size([2, 3])
+    """
 
     rank, mode = 1, "avg"
 
 
 @LAYERS.register("GlobalAvgPool2D")
 class GlobalAveragePooling2D(BaseGlobalPooling):
-    """Mean over height and width: `(batch, h, w, channels)` -> `(batch, channels)`."""
+    """Mean over height and width: `(batch, h, w, channels)` -> `(batch, channels)`.
+
+    Args: as `GlobalAveragePooling1D`.
+
+    Example:
+        >>> GlobalAveragePooling2D(keepdims=True)(torch.ones(2, 4, 4, 3)).shape
+        torch.Size([2, 1, 1, 3])
+    """
 
     rank, mode = 2, "avg"
 
 
 @LAYERS.register("GlobalMaxPool1D")
 class GlobalMaxPooling1D(BaseGlobalPooling):
-    """Max over the steps."""
+    """Max over the steps: `(batch, steps, channels)` -> `(batch, channels)`.
+
+    Args: as `GlobalAveragePooling1D`.
+
+    Example:
+        >>> GlobalMaxPooling1D()(torch.tensor([[[1.0], [3.0], [2.0]]]))
+        tensor([[3.]])
+    """
 
     rank, mode = 1, "max"
 
 
 @LAYERS.register("GlobalMaxPool2D")
 class GlobalMaxPooling2D(BaseGlobalPooling):
-    """Max over height and width."""
+    """Max over height and width: `(batch, h, w, channels)` -> `(batch, channels)`.
+
+    Args: as `GlobalAveragePooling1D`.
+
+    Example:
+        >>> GlobalMaxPooling2D()(torch.ones(2, 4, 4, 3)).shape
+        torch.Size([2, 3])
+    """
 
     rank, mode = 2, "max"
+
+
+@LAYERS.register("GlobalAvgPool3D")
+class GlobalAveragePooling3D(BaseGlobalPooling):
+    """Mean over depth, height and width: `(batch, d, h, w, channels)` -> `(batch, channels)`.
+
+    Args: as `GlobalAveragePooling1D`.
+
+    Example:
+        >>> GlobalAveragePooling3D()(torch.ones(2, 3, 4, 5, 6)).shape
+        torch.Size([2, 6])
+    """
+
+    rank, mode = 3, "avg"
+
+
+@LAYERS.register("GlobalMaxPool3D")
+class GlobalMaxPooling3D(BaseGlobalPooling):
+    """Max over depth, height and width: `(batch, d, h, w, channels)` -> `(batch, channels)`.
+
+    Args: as `GlobalAveragePooling1D`.
+
+    Example:
+        >>> GlobalMaxPooling3D(keepdims=True)(torch.ones(2, 3, 4, 5, 6)).shape
+        torch.Size([2, 1, 1, 1, 6])
+    """
+
+    rank, mode = 3, "max"

@@ -1,4 +1,5 @@
-"""Flatten and Reshape: change the shape of each sample, leaving the batch dimension alone."""
+"""Flatten, Reshape, Permute and RepeatVector: change the shape of each sample, leaving the batch dimension
+alone."""
 from __future__ import annotations
 
 import math
@@ -82,3 +83,77 @@ class Reshape(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+@LAYERS.register()
+class Permute(Layer):
+    """Reorders the axes of each sample: `dims` is a permutation of `1..rank-1` (the batch axis 0 stays).
+
+    Args:
+        dims: The new order, 1-indexed as in Keras, e.g. `(2, 1)` swaps the two axes of `(batch, a, b)`.
+
+    Example:
+        >>> Permute((2, 1))(torch.ones(4, 10, 64)).shape
+        torch.Size([4, 64, 10])
+    """
+
+    def __init__(self, dims: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            self.dims = tuple(int(d) for d in dims)
+        except (TypeError, ValueError):
+            raise TypeError(f"Permute dims must be a tuple of ints, got {dims!r}.") from None
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Permute dims must hold each of 1..{len(self.dims)} once (axis 0, the batch, never "
+                             f"moves), got dims={dims!r}.")
+
+    def _check(self, rank: int) -> None:
+        if rank != len(self.dims) + 1:
+            raise ValueError(f"Permute(dims={self.dims}) expects inputs of rank {len(self.dims) + 1}, got rank {rank}.")
+
+    def build(self, input_shape: Any) -> None:
+        self._check(len(input_shape))
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        self._check(inputs.dim())
+        return inputs.permute(0, *self.dims)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        self._check(len(input_shape))
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+@LAYERS.register()
+class RepeatVector(Layer):
+    """Repeats each sample `n` times along a new axis 1: `(batch, features)` -> `(batch, n, features)`.
+
+    Args:
+        n: How many times to repeat.
+
+    Example:
+        >>> RepeatVector(3)(torch.ones(2, 5)).shape
+        torch.Size([2, 3, 5])
+    """
+
+    def __init__(self, n: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ValueError(f"RepeatVector n must be a positive integer, got {n!r}.")
+        self.n = n
+
+    def build(self, input_shape: Any) -> None:
+        if len(input_shape) != 2:
+            raise ValueError(f"RepeatVector expects inputs of rank 2 (batch, features), got shape "
+                             f"{tuple(input_shape)}. Flatten them first.")
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        return inputs.unsqueeze(1).repeat(1, self.n, 1)  # a copy, not an expanded view: safe for in-place ops
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n": self.n}

@@ -1,11 +1,12 @@
-"""Harness cases for the layers that wrap a function or a torch module (plait/layers/lambda_layer.py,
-torch_module.py)."""
+"""Harness cases for the layers that wrap a function, an op or a torch module (plait/layers/lambda_layer.py,
+op_layer.py, torch_module.py)."""
 from layer_harness import case
 
 import plait
 
 CASES = {
     "Lambda": case({"function": plait.activations.softplus}, (4, 3), (4, 3)),
+    "OpLayer": case({"op": "multiply", "arguments": [[{"__plait_tensor__": 0}, 2.0], {}]}, (4, 3), (4, 3)),
 }
 
 NOT_HARNESSED = {

@@ -96,7 +96,8 @@ def test_symbolic_call_takes_any_object_with_a_layer_surface():
     duck = _DuckLayer((None, 7))
     out = symbolic_call(duck, (x, y), (), {"flag": True})
     assert duck.built_with == [(None, 3), (None, 4)]
-    assert isinstance(out, KerasTensor) and out.shape == (None, 7) and out.torch_dtype == torch.float64 and out.dtype == "float64"
+    assert isinstance(out, KerasTensor) and out.shape == (None, 7)
+    assert out.torch_dtype == torch.float64 and out.dtype == "float64"
     node = out.node
     assert duck._inbound_nodes == [node]
     assert isinstance(node, Node) and node.layer is duck and node.kwargs == {"flag": True}
