@@ -11,6 +11,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from plait import config
 from plait.registry import Registry
 from plait.tensors import convert_to_tensor
 
@@ -120,6 +121,19 @@ def logits_of(probs: torch.Tensor, kind: str, axis: int = -1) -> torch.Tensor | 
     if version is not None and version != probs._version:
         return None
     return logits
+
+
+def log_probabilities(output: torch.Tensor, axis: int = -1, from_logits: bool = False) -> torch.Tensor:
+    """Log-probabilities along `axis` of class scores: `log_softmax` of logits (also of a softmax output's own
+    logits during a training step, see `logits_of`), else Keras's `log(clip(p / sum(p), eps, 1 - eps))`.
+
+    The one definition behind the crossentropy losses and `plait.ops`' crossentropies.
+    """
+    logits = output if from_logits else logits_of(output, "softmax", axis)
+    if logits is not None:
+        return F.log_softmax(logits, dim=axis)
+    eps = config.epsilon()
+    return torch.log((output / output.sum(dim=axis, keepdim=True)).clamp(eps, 1.0 - eps))
 
 
 @ACTIVATIONS.register()

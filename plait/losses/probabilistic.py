@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import config
-from plait.activations import logits_of
+from plait.activations import log_probabilities, logits_of
 from plait.losses.loss import (LOSSES, _BuiltinWrapper, check_broadcastable, prepare_pair,
                                register_loss_function, to_pred_tensor)
 from plait.tensors import convert_to_tensor
@@ -80,16 +80,6 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, lab
     return ce.squeeze(axis) if ce.dim() and ce.shape[axis] == 1 else ce.mean(dim=axis)
 
 
-def _log_probs(p: torch.Tensor, axis: int, from_logits: bool) -> torch.Tensor:
-    """Log-probabilities along `axis`: `log_softmax` of logits (also of a softmax output's own logits, see
-    `logits_of`), else Keras's `log(clip(p / sum(p), eps, 1 - eps))`."""
-    logits = p if from_logits else logits_of(p, "softmax", axis)
-    if logits is not None:
-        return F.log_softmax(logits, dim=axis)
-    eps = config.epsilon()
-    return torch.log((p / p.sum(dim=axis, keepdim=True)).clamp(eps, 1.0 - eps))
-
-
 def _cce_shape_error(t: torch.Tensor, p: torch.Tensor) -> ValueError:
     k = p.shape[-1] if p.dim() else 1
     looks_sparse = k > 1 and (t.shape == p.shape[:-1] or t.shape == p.shape[:-1] + (1,))
@@ -124,7 +114,7 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
                       "layer one unit per class with a softmax.", LossShapeWarning, stacklevel=2)
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / t.shape[axis]
-    log_prob = _log_probs(p, axis, from_logits)
+    log_prob = log_probabilities(p, axis, from_logits)
     return -(t * log_prob).sum(dim=axis)
 
 
@@ -185,7 +175,7 @@ def sparse_crossentropy_and_mask(y_true: Any, y_pred: Any, from_logits: bool = F
     if logits is not None:
         scores, fn = logits, F.cross_entropy
     else:
-        scores, fn = _log_probs(p, axis, False), F.nll_loss
+        scores, fn = log_probabilities(p, axis, False), F.nll_loss
     if p.dim() > 1 and axis != 1:
         scores = scores.movedim(axis, 1)  # torch wants the class axis second
     fused_mean = mean and checked and valid is None

@@ -120,16 +120,6 @@ def multi_hot(inputs: Any, num_classes: int, axis: int = -1, dtype: Any = None,
     return torch.movedim(out, -1, axis) if axis != -1 else out
 
 
-def _log_probs(output: torch.Tensor, axis: int, from_logits: bool) -> torch.Tensor:
-    """Log-probabilities along `axis`: log-softmax of logits (also of a softmax output's own logits during a
-    training step, see `plait.activations.logits_of`), else `log(clip(p / sum(p), eps, 1 - eps))`."""
-    logits = output if from_logits else activations.logits_of(output, "softmax", axis)
-    if logits is not None:
-        return F.log_softmax(logits, dim=axis)
-    eps = config.epsilon()
-    return torch.log((output / output.sum(dim=axis, keepdim=True)).clamp(eps, 1.0 - eps))
-
-
 def _check_rank(output: torch.Tensor, name: str) -> None:
     if output.ndim < 1:
         raise ValueError(f"{name} needs `output` of rank >= 1 (..., num_classes), got a scalar.")
@@ -149,7 +139,7 @@ def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False
         raise ValueError(f"categorical_crossentropy needs target and output of one shape, got target "
                          f"{tuple(target.shape)} and output {tuple(output.shape)}. For integer class ids use "
                          "sparse_categorical_crossentropy.")
-    return -(target * _log_probs(output, axis, from_logits)).sum(dim=axis)
+    return -(target * activations.log_probabilities(output, axis, from_logits)).sum(dim=axis)
 
 
 def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
@@ -169,7 +159,7 @@ def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool 
         raise ValueError(f"sparse_categorical_crossentropy needs target of shape {tuple(expected)} (one class id "
                          f"per sample) for output of shape {tuple(output.shape)}, got {tuple(target.shape)}.")
     hot = one_hot(target, output.shape[axis], axis=axis, dtype=output.dtype)
-    return -(hot * _log_probs(output, axis, from_logits)).sum(dim=axis)
+    return -(hot * activations.log_probabilities(output, axis, from_logits)).sum(dim=axis)
 
 
 def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> torch.Tensor:
