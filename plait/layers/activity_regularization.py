@@ -29,16 +29,18 @@ class ActivityRegularization(Layer):
     """
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.activity_regularizer = regularizers.L1L2(l1=l1, l2=l2)  # checks both are non-negative numbers
+        kwargs.pop("activity_regularizer", None)  # this layer's own, from l1 and l2 (a saved config repeats it)
+        # The base layer adds the penalty of the output (here the input) on every call, as Keras 3 does.
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
         self.l1, self.l2 = float(l1), float(l2)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
-        self.add_loss(self.activity_regularizer(inputs))
         return inputs
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "l1": self.l1, "l2": self.l2}
+        config = {**super().get_config(), "l1": self.l1, "l2": self.l2}
+        config.pop("activity_regularizer", None)
+        return config

@@ -13,9 +13,17 @@ from plait import config
 from plait.layers.symbolic import is_symbolic, map_shapes, normalize_shape, shapes_of, symbolic_call
 from plait.registry import Registry, to_snake_case
 from plait.tensors import convert_to_tensor
+from plait.tree import flatten
 from plait.variables import Variable
 
 _NAME_COUNTS: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def _regularizer(identifier: Any) -> Any:
+    from plait import regularizers
+
+    return regularizers.get(identifier)
+
 # Set by the first `add_loss` anywhere: until then no model call spends time clearing added losses.
 _ADDED_LOSSES = {"in_use": False}
 
@@ -64,7 +72,7 @@ class Layer(torch.nn.Module):
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Any = None, input_dim: int | None = None, batch_input_shape: Any = None,
-                 **kwargs: Any) -> None:
+                 activity_regularizer: Any = None, **kwargs: Any) -> None:
         if kwargs:
             raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}. "
                              f"Check the spelling against the layer's documented arguments.")
@@ -86,6 +94,8 @@ class Layer(torch.nn.Module):
             self._input_shape_arg = None
         self._inbound_nodes: list = []
         self._weight_regularizers: list = []
+        # Keras's base-layer argument: a penalty of the layer's output, added (add_loss) on every call.
+        self.activity_regularizer = None if activity_regularizer is None else _regularizer(activity_regularizer)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -167,7 +177,9 @@ class Layer(torch.nn.Module):
             # The hot path (every layer of every step in fit): no conversion, no nn.Module dispatch.
             if self._call_takes_training:
                 kwargs["training"] = training if training is not None else self.training
-            return self.call(inputs, *args, **kwargs)
+            if self.activity_regularizer is None:
+                return self.call(inputs, *args, **kwargs)
+            return self._regularize_activity(self.call(inputs, *args, **kwargs))
         if is_symbolic(inputs):
             return symbolic_call(self, inputs, args, kwargs)
         inputs = _to_tensors(inputs)
@@ -175,7 +187,14 @@ class Layer(torch.nn.Module):
             self._maybe_build(shapes_of(inputs))
         if self._call_takes_training:
             kwargs["training"] = training if training is not None else self.training
-        return super().__call__(inputs, *args, **kwargs)
+        outputs = super().__call__(inputs, *args, **kwargs)
+        return outputs if self.activity_regularizer is None else self._regularize_activity(outputs)
+
+    def _regularize_activity(self, outputs: Any) -> Any:
+        for output in flatten(outputs):
+            if isinstance(output, torch.Tensor) and output.is_floating_point():
+                self.add_loss(self.activity_regularizer(output))
+        return outputs
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape for `input_shape`; the default runs the layer once on a zero batch of one."""
@@ -321,6 +340,10 @@ class Layer(torch.nn.Module):
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
         config_ = {"name": self.name, "trainable": self.trainable}
+        if self.activity_regularizer is not None:
+            from plait import regularizers
+
+            config_["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._dtype_name:
             config_["dtype"] = self._dtype_name
         if self._input_shape_arg is not None:

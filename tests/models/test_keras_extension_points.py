@@ -173,3 +173,13 @@ def test_clone_model_has_the_architecture_and_new_weights():
 def test_plait_models_namespace_matches_keras_models():
     for name in ("Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"):
         assert hasattr(plait.models, name), name
+
+
+def test_activity_regularizer_is_a_base_layer_argument_as_in_keras():
+    layer = Dense(2, activity_regularizer=plait.regularizers.L2(0.5), kernel_initializer="ones")
+    out = layer(torch.ones(3, 4))
+    np.testing.assert_allclose([float(v) for v in layer.losses], [0.5 * float(out.square().sum())], rtol=1e-6)
+    config = layer.get_config()
+    assert config["activity_regularizer"]["class_name"] == "L2"
+    assert Dense.from_config(config).activity_regularizer.l2 == 0.5
+    assert "activity_regularizer" not in Dense(2).get_config()  # configs without one stay as they were
