@@ -90,8 +90,15 @@ class Trainer:
         """Runs one inference pass over a batch: an error in the inputs' shapes or structure surfaces here,
         before training, and the compiled losses and metrics are resolved from it if they are not yet."""
         x, y, _ = unpack_x_y_sample_weight(data)
-        with torch.no_grad():
-            y_pred = self(x, training=False)
+        # A stateful layer (a stateful RNN) carries states from call to call: this pass must not move them.
+        carried = [(m, m.states) for m in self.modules() if getattr(m, "stateful", False) is True
+                   and hasattr(m, "states")]
+        try:
+            with torch.no_grad():
+                y_pred = self(x, training=False)
+        finally:
+            for module, states in carried:
+                module.states = states
         if not self._compile_built:
             self._build_compile(y, y_pred)
 

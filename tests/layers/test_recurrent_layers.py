@@ -242,6 +242,15 @@ def test_errors_say_what_was_received_and_how_to_fix_it():
 
 
 # ------------------------------------------------------------------------------------------- fit
+def test_torch_export_traces_the_step_loop_with_a_dynamic_batch():
+    model = plait.Sequential([plait.Input((6, 3)), plait.layers.Bidirectional(LSTM(4, return_sequences=True)),
+                              GRU(3), Dense(2)])
+    x = _x(8, 6, 3)
+    program = torch.export.export(model, (x[:4],), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    # the exported loop and the eager fused kernels compute the same equations in another order
+    torch.testing.assert_close(program.module()(x), model(x), rtol=1e-5, atol=1e-6)
+
+
 def _fit_losses(make_layer, jit_compile, steps=6):
     plait.set_random_seed(0)
     inputs = plait.Input((5, 3))
@@ -270,10 +279,19 @@ def test_lstm_learns_a_planted_sequence_rule():
     y = (x[:, 0, 0] > 0).astype("float32")
     model = plait.Sequential([plait.Input((20, 1)), LSTM(16), Dense(1, activation="sigmoid")])
     model.compile(plait.optimizers.Adam(learning_rate=0.02), "binary_crossentropy", metrics=["accuracy"])
+
+    def stop_when_learned(epoch, logs):
+        model.stop_training = logs["val_accuracy"] >= 0.95
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as conftest does under xdist: on a shared 2-core machine more threads only contend
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        history = model.fit(x[:1000], y[:1000], batch_size=32, epochs=12, validation_data=(x[1000:], y[1000:]),
-                            verbose=0)
-    assert max(history.history["val_accuracy"]) >= 0.95, history.history["val_accuracy"]
-    assert time.perf_counter() - start < 60  # a few seconds on an idle CPU; generous for a loaded CI machine
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            history = model.fit(x[:1000], y[:1000], batch_size=32, epochs=20, validation_data=(x[1000:], y[1000:]),
+                                verbose=0, callbacks=[plait.callbacks.LambdaCallback(on_epoch_end=stop_when_learned)])
+    finally:
+        torch.set_num_threads(threads)
+    assert history.history["val_accuracy"][-1] >= 0.95, history.history["val_accuracy"]
+    assert time.perf_counter() - start < 30  # about one second on an idle CPU
