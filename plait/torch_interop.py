@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from plait.utils.caller import user_stacklevel
+from plait.caller import user_stacklevel
 
 _SKIPPED_ARGS = ("size_average", "reduce")  # torch's deprecated loss arguments, folded into `reduction`
 _MISSING = object()

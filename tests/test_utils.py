@@ -11,8 +11,8 @@ from plait.utils import normalize, pad_sequences, split_dataset, to_categorical
 
 
 def test_exports_exactly_the_keras_names():
-    assert sorted(plait.utils.__all__) == ["normalize", "pad_sequences", "set_random_seed", "split_dataset",
-                                           "to_categorical"]
+    assert sorted(plait.utils.__all__) == ["Progbar", "model_to_dot", "normalize", "pad_sequences", "plot_model",
+                                           "set_random_seed", "split_dataset", "to_categorical"]
     assert plait.utils.set_random_seed is plait.config.set_random_seed
 
 
@@ -250,3 +250,27 @@ def test_split_dataset_data_errors():
         split_dataset([1, 2, 3, 4], left_size=0.5)
     with pytest.raises(ValueError, match="empty"):
         split_dataset(np.zeros((0, 3)), left_size=0.5)
+
+
+def test_plot_model_writes_dot_text_and_names_what_an_image_needs(tmp_path, monkeypatch):
+    import builtins
+
+    inputs = plait.Input((3,), name="features")
+    hidden = plait.layers.Dense(4, activation="relu", name="hidden")(inputs)
+    model = plait.Model(inputs, [plait.layers.Dense(1, name="a")(hidden), plait.layers.Dense(2, name="b")(hidden)])
+    path = plait.utils.plot_model(model, tmp_path / "model.dot", show_shapes=True, show_layer_activations=True)
+    dot = open(path).read()
+    assert dot.startswith('digraph "') and "hidden (Dense)" in dot and "activation: relu" in dot
+    assert "output: (None, 4)" in dot and dot.count("->") == 3  # features -> hidden -> a, hidden -> b
+    real_import = builtins.__import__
+
+    def no_pydot(name, *args, **kwargs):
+        if name == "pydot":
+            raise ImportError("no pydot here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pydot)
+    with pytest.raises(ImportError, match="pip install pydot"):
+        plait.utils.plot_model(model, tmp_path / "model.png")
+    assert not (tmp_path / "model.png").exists()
+    assert isinstance(plait.utils.Progbar(10), plait.utils.Progbar)

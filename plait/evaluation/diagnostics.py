@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from plait.evaluation.stats import wilson_interval
-from plait.utils.caller import user_stacklevel
+from plait.caller import user_stacklevel
 
 
 class PitfallWarning(UserWarning):

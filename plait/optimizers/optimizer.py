@@ -20,7 +20,7 @@ import torch
 
 from plait.optimizers import schedules as schedules_lib
 from plait.optimizers.arguments import HostFloat, HostInt, check_number, optional_positive
-from plait.utils.caller import user_stacklevel
+from plait.caller import user_stacklevel
 from plait.optimizers.clipping import clip_gradients
 from plait.optimizers.ema import MovingAverage
 from plait.optimizers.state import OptimizerState

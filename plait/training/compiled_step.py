@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from plait.utils.caller import user_stacklevel
+from plait.caller import user_stacklevel
 
 
 class CompiledGradients:

@@ -20,7 +20,7 @@ from plait.data import ArrayAdapter, EpochIterator, adapt, apply_class_weight, t
 from plait.tensors import drop_autocast_casts, restore_autocast_cache, uncache_autocast
 from plait.training.run import FitRun, TrainableModel
 from plait.training.target_checks import check_targets
-from plait.utils.caller import user_stacklevel
+from plait.caller import user_stacklevel
 from plait.utils.progbar import is_interactive
 
 

@@ -109,8 +109,9 @@ def test_model_call_on_numpy_and_torch_is_inference():
 def test_sequential_errors():
     with pytest.raises(TypeError, match="list"):
         plait.Sequential(Dense(1))
-    with pytest.raises(TypeError, match="Only plait layers"):
-        plait.Sequential([torch.nn.Linear(2, 2)])
+    with pytest.raises(TypeError, match="Only plait layers and torch modules"):
+        plait.Sequential([lambda x: x])
+    assert type(plait.Sequential([torch.nn.Linear(2, 2)]).layers[0]).__name__ == "TorchModuleWrapper"
     with pytest.raises(ValueError, match="unique names"):
         plait.Sequential([Dense(1, name="a"), Dense(1, name="a")])
     with pytest.raises(IndexError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-_PLAIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_PLAIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the plait package
 
 
 def user_stacklevel() -> int:
