@@ -1,6 +1,7 @@
 """The functional API's graph: layers called on symbolic tensors, run in topological order."""
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -286,6 +287,7 @@ def functional_from_config(cls: type, config: dict[str, Any], custom_objects: di
                     args, kwargs = decode(node["args"]), decode(node.get("kwargs", {}))
                 except _NotYet:
                     break
+                _check_call_arguments(layer, args, kwargs)
                 produced[name].append(layer(args[0], *args[1:], **kwargs))
                 nodes.pop(0)
                 progress = True
@@ -297,6 +299,18 @@ def functional_from_config(cls: type, config: dict[str, Any], custom_objects: di
     except _NotYet:
         raise FormatError("The model config's inputs or outputs refer to layer calls that do not exist.") from None
     return cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def _check_call_arguments(layer: Layer, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Refuses a saved layer call whose arguments the layer's `call` does not take: replaying it symbolically
+    would succeed and the model would fail only at its first predict."""
+    try:
+        inspect.signature(layer.call).bind(*args, **{k: v for k, v in kwargs.items() if k != "training"})
+    except TypeError as err:
+        raise FormatError(f"The model config calls layer {layer.name!r} ({type(layer).__name__}) with "
+                          f"{len(args)} positional argument(s) and keyword(s) {sorted(kwargs)}, which its call() "
+                          f"does not take ({err}). The config is damaged or was edited; save the model again from "
+                          "code.") from None
 
 
 class _NotYet(Exception):

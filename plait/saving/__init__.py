@@ -1,5 +1,7 @@
 """Saving and loading: `.plait` model files, `.safetensors` weights, atomic writes, custom objects.
 
+Loading treats every file as untrusted; `plait.saving.limits` holds the bounds on what it may cost.
+
 Example:
     >>> import os, tempfile, plait
     >>> model = plait.Sequential([plait.layers.Dense(1, input_shape=(2,))])
@@ -8,7 +10,7 @@ Example:
     >>> model.save(path)
     >>> restored = plait.saving.load_model(path)
 """
-from plait.saving import atomic, safetensors_format
+from plait.saving import atomic, limits, safetensors_format
 from plait.saving.atomic import atomic_write
 from plait.saving.errors import FormatError
 from plait.saving.model_io import load_model, load_weights, model_from_json, save_model, save_weights
@@ -16,5 +18,5 @@ from plait.saving.object_registration import (custom_object_scope, get_custom_ob
                                               get_registered_object, register_serializable)
 
 __all__ = ["FormatError", "atomic", "atomic_write", "custom_object_scope", "get_custom_objects",
-           "get_registered_name", "get_registered_object", "load_model", "load_weights", "model_from_json",
+           "get_registered_name", "get_registered_object", "limits", "load_model", "load_weights", "model_from_json",
            "register_serializable", "safetensors_format", "save_model", "save_weights"]

@@ -19,23 +19,18 @@ import os
 from typing import Any
 
 from plait.custom_objects import custom_object_scope
-from plait.errors import FormatError
 from plait.layers.layer import LAYERS, Layer
 from plait.saving import safetensors_format as st
-from plait.saving.archive import read_archive, write_archive
-from plait.saving.serialization import compile_from_config, deserialize_model, serialize_compile_config, \
-    serialize_model
-from plait.saving.weights import assign_weights, weight_tensors
+from plait.saving.archive import write_archive
+from plait.saving.loading import (CONSTRUCTOR_FIX, FORMAT_VERSION, MEMBER_LIMITS, check_built, load_model_file,
+                                  load_weights_file, model_from_config_text)
+from plait.saving.serialization import serialize_compile_config, serialize_model
+from plait.saving.weights import weight_tensors
 from plait.version import __version__
 
-FORMAT_VERSION = 1
 MODEL_SUFFIX = ".plait"
 WEIGHTS_SUFFIX = ".safetensors"
-MAX_JSON_BYTES = 64 << 20
-MAX_TENSOR_BYTES = 1 << 40
-_LIMITS = {"metadata.json": 1 << 20, "config.json": MAX_JSON_BYTES, "model.weights.safetensors": MAX_TENSOR_BYTES,
-           "optimizer.safetensors": MAX_TENSOR_BYTES}
-_REQUIRED = ("metadata.json", "config.json", "model.weights.safetensors")
+_LIMITS = MEMBER_LIMITS  # the name earlier versions exported
 
 
 def _path(filepath: Any) -> str:
@@ -55,12 +50,6 @@ def _check_suffix(path: str, suffix: str, what: str, example: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- weights
-def _check_built(model: Any, action: str) -> None:
-    if not getattr(model, "built", False) or any(not getattr(layer, "built", True) for layer in model.layers):
-        raise ValueError(f"Cannot {action}: model {model.name!r} has not created its weights yet. Give the first "
-                         "layer input_shape=..., start with plait.Input(shape), or call the model on data first.")
-
-
 def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes `model`'s weights to a `.safetensors` file (atomically; readable by the `safetensors` package).
 
@@ -78,7 +67,7 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """
     path = _path(filepath)
     _check_suffix(path, WEIGHTS_SUFFIX, "The weights file name", "model.weights.safetensors")
-    _check_built(model, "save its weights")
+    check_built(model, "save its weights")
     metadata = {"format": "plait.weights", "format_version": str(FORMAT_VERSION), "plait_version": __version__}
     st.save_file(weight_tensors(model), path, metadata, overwrite=overwrite)
 
@@ -86,27 +75,24 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
 def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None:
     """Loads weights from a `.safetensors` file (or the weights of a `.plait` file) into a built model.
 
+    The file is untrusted: only a regular file is read (not a FIFO or device, even through a symlink); its
+    safetensors header is validated against the file's own size and compared with the model's weights
+    before any tensor is read, so loading allocates at most the model's own weights once more (8 bytes per
+    element, the widest dtype) and a file declaring more bytes than that is refused. With `skip_mismatch`,
+    only the matching tensors are read. A `.plait` file is opened with `load_model`'s archive checks.
+
     Raises:
         ValueError: naming every weight whose name or shape does not match (unless `skip_mismatch`).
-        FormatError: if the file is not a valid safetensors / .plait file.
+        FormatError: if the file is not a valid safetensors / .plait file, or is larger than the model allows.
     """
     path = _path(filepath)
-    _check_built(model, "load weights")
-    if path.endswith(MODEL_SUFFIX):
-        members = read_archive(path, _LIMITS, _REQUIRED)
-        tensors, _ = st.decode(members["model.weights.safetensors"], source=f"{path}:model.weights.safetensors")
-    else:
+    check_built(model, "load weights")
+    if not path.endswith(MODEL_SUFFIX):
         _check_suffix(path, WEIGHTS_SUFFIX, "The weights file name", "model.weights.safetensors")
-        tensors, _ = st.load_file(path, max_bytes=MAX_TENSOR_BYTES)
-    assign_weights(model, tensors, skip_mismatch=skip_mismatch, source=path)
+    load_weights_file(model, path, skip_mismatch, model_suffix=MODEL_SUFFIX)
 
 
 # ---------------------------------------------------------------------------------------------------- models
-_CONSTRUCTOR_FIX = ("Accept **kwargs in __init__ and pass them on, `def __init__(self, ..., **kwargs): "
-                    "super().__init__(**kwargs)`, and return your own constructor arguments from get_config() "
-                    "(`return {**super().get_config(), 'units': self.units}`), as in Keras; or define from_config.")
-
-
 def _rebuild_problem(obj: Any) -> str | None:
     """Why `load_model` could not call `type(obj)(**obj.get_config())` (what the default `from_config` does) for
     a class of the user's, or None when it can (or the class rebuilds itself another way)."""
@@ -133,7 +119,7 @@ def _check_rebuildable(model: Any) -> None:
     for obj in parts:
         problem = _rebuild_problem(obj)
         if problem:
-            raise ValueError(f"Cannot save model {model.name!r} to a .plait file: {problem}. {_CONSTRUCTOR_FIX} "
+            raise ValueError(f"Cannot save model {model.name!r} to a .plait file: {problem}. {CONSTRUCTOR_FIX} "
                              "To keep only the weights, use model.save_weights('model.weights.safetensors').")
 
 
@@ -159,7 +145,7 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """
     path = _path(filepath)
     _check_suffix(path, MODEL_SUFFIX, "The model file name", "model.plait")
-    _check_built(model, "save it")
+    check_built(model, "save it")
     _check_rebuildable(model)
     with custom_object_scope(bare_names=False):
         config = serialize_model(model)
@@ -183,25 +169,6 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     write_archive(path, members, overwrite=overwrite)
 
 
-def _json_member(members: dict[str, bytes], name: str, path: str) -> Any:
-    try:
-        return json.loads(members[name].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise FormatError(f"{path}: {name} is not valid JSON ({type(err).__name__}).") from None
-
-
-def _check_metadata(metadata: Any, path: str) -> None:
-    if not isinstance(metadata, dict) or metadata.get("format") != "plait.model":
-        raise FormatError(f"{path}: metadata.json does not describe a plait model file.")
-    version = metadata.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise FormatError(f"{path}: invalid format_version {str(version)[:40]!r} in metadata.json.")
-    if version > FORMAT_VERSION:
-        raise FormatError(f"{path} was written in .plait format {version} by plait "
-                          f"{str(metadata.get('plait_version'))[:40]}; this plait ({__version__}) reads up to format "
-                          f"{FORMAT_VERSION}. Upgrade plait to load it.")
-
-
 def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
     """Loads a model saved with `model.save('....plait')`.
@@ -210,6 +177,24 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
     the optimizer state restored, so `fit` continues where it stopped. Loading never unpickles and never
     imports anything a file names: classes come only from plait's registries, from
     `plait.saving.register_serializable()` and from `custom_objects`; anything else is refused.
+
+    The file is untrusted, and what loading it costs is bounded before anything is read or allocated
+    (`plait.saving.limits` holds the numbers):
+
+    - only a regular file is read (a FIFO, device, socket or directory is refused, also through a symlink);
+    - zip members are checked from the archive's directory: `metadata.json` up to 1 MiB, `config.json` up to
+      64 MiB, members over 1 MiB inflating at most 200:1 (a zip bomb is refused without inflating it);
+    - dtype strings in the config must be plait's dtype names, `num_thresholds`, `num_classes` and
+      `num_labels` at most 2**20 (they cost memory that no weight shows), and the layers at most 10,000;
+    - the model the config describes is first built on the meta device (no memory): the weights member may
+      declare no more than its weights (8 bytes per element) plus a header, its safetensors header must
+      list exactly those weights with the same shapes (a mismatch names the layer), building the model and
+      its metrics may allocate at most 4x its weights plus 256 MiB, and no layer may output more than 2**30
+      elements for one sample (a `RepeatVector(10**12)` is refused here, not at the first predict);
+    - a layer call in a functional config must pass arguments the layer's `call` takes;
+    - the optimizer state may hold at most 8 copies of the trainable weights.
+
+    So a file costs at most a small multiple of the model it describes, and every refusal is a `FormatError`.
 
     Args:
         filepath: A `.plait` file.
@@ -223,43 +208,10 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
     Raises:
         FormatError: for a damaged, hostile or incompatible file, or one naming an unknown class.
     """
-    path = _path(filepath)
-    members = read_archive(path, _LIMITS, _REQUIRED)
-    _check_metadata(_json_member(members, "metadata.json", path), path)
-    config = _json_member(members, "config.json", path)
-    weights, _ = st.decode(members["model.weights.safetensors"], source=f"{path}:model.weights.safetensors")
-    optimizer_state = None
-    if "optimizer.safetensors" in members:
-        optimizer_state, _ = st.decode(members["optimizer.safetensors"], source=f"{path}:optimizer.safetensors")
-    if not isinstance(config, dict):
-        raise FormatError(f"{path}: config.json must hold a JSON object.")
-    model = None
-    with custom_object_scope(custom_objects):
-        try:
-            model = deserialize_model(config)
-            _check_built(model, "load its weights")
-            assign_weights(model, weights, source=path, error=FormatError)
-            if compile and config.get("compile_config") is not None:
-                compile_from_config(model, config["compile_config"])
-                if optimizer_state is not None:
-                    model.optimizer.build(model.trainable_variables)
-                    model.optimizer.load_state_dict(optimizer_state)
-        except FormatError:
-            raise
-        except Exception as err:  # a constructor refusing the config's values, a state that does not fit, ...
-            # A TypeError while rebuilding: a class whose __init__ does not take its saved config (no **kwargs).
-            fix = f". {_CONSTRUCTOR_FIX} Then save the model again." if model is None and isinstance(err, TypeError) \
-                else ""
-            raise FormatError(f"{path}: could not rebuild the model from the file ({type(err).__name__}: {err})"
-                              f"{fix}") from err
-    return model
+    return load_model_file(_path(filepath), custom_objects, compile)
 
 
 def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Any:
-    """Rebuilds a model (fresh weights) from `model.to_json()`; classes resolve as in `load_model`."""
-    try:
-        config = json.loads(json_string)
-    except (ValueError, RecursionError) as err:
-        raise FormatError(f"model_from_json got invalid JSON ({err}).") from None
-    with custom_object_scope(custom_objects):
-        return deserialize_model(config)
+    """Rebuilds a model (fresh weights) from `model.to_json()`; classes resolve as in `load_model`, and dtype
+    strings and counts are checked as in a file (the model is built as large as the config says)."""
+    return model_from_config_text(json_string, custom_objects)

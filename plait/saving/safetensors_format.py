@@ -6,24 +6,28 @@ spaces to a multiple of 8), then the raw little-endian tensor bytes; offsets cou
 header. Files written here load with the `safetensors` package and the other way round.
 
 Reading never trusts the file: the header length, the JSON, every dtype, shape and offset are checked
-(offsets inside the data, tensors contiguous with no overlap or gap, byte sizes matching the shapes)
-before any tensor is made, and every problem is a `FormatError`.
+(offsets inside the data, tensors contiguous with no overlap or gap, byte sizes matching the shapes,
+no shape whose size overflows) against the length of the data, which comes from a trustworthy place
+(the file's own size), before any tensor is made, and every problem is a `FormatError`. Tensors are then
+read one by one straight into their own memory: loading costs the tensors' bytes, never a copy of the file.
 """
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import math
 import os
 import struct
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import IO, Any
 
-import numpy as np
 import torch
 
 from plait.saving.atomic import atomic_write
 from plait.saving.errors import FormatError
+from plait.saving.untrusted import open_regular, read_exactly, read_into, skip
 
 DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -37,6 +41,8 @@ _ITEMSIZE: dict[str, int] = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, 
                              "BOOL": 1}
 MAX_HEADER_BYTES = 100_000_000  # the limit the safetensors package uses
 MAX_RANK = 64
+MAX_EXTENT = 2**62
+"""Largest product of a shape's dimensions (zeros counted as one) plait reads: torch's strides must not overflow."""
 MAX_NAME_CHARS = 4096
 _HEADER_KEYS = {"dtype", "shape", "data_offsets"}
 
@@ -121,6 +127,41 @@ def save_file(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike,
 
 
 # ----------------------------------------------------------------------------------------------- reading
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One tensor of a validated header: its place in the data and what it holds."""
+
+    name: str
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.begin
+
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+    """A validated safetensors header: the entries in data order, the string metadata, and where data starts.
+
+    Every entry lies inside the data, the entries tile it exactly (no gap, overlap or trailing byte) and
+    each one's byte count is its shape's, so reading them allocates exactly `data_bytes` bytes.
+    """
+
+    entries: tuple[Entry, ...]
+    metadata: dict[str, str]
+    data_start: int
+
+    @property
+    def data_bytes(self) -> int:
+        return self.entries[-1].end if self.entries else 0
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {e.name: e.shape for e in self.entries}
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -152,7 +193,23 @@ def _parse_header(raw: bytes, source: str) -> dict[str, Any]:
     return header
 
 
-def _check_entry(name: str, spec: Any, data_len: int, source: str) -> tuple[str, torch.dtype, tuple, int, int]:
+def _check_shape(shape: Any, where: str) -> tuple[int, ...]:
+    """The shape as a tuple, refused unless every dimension is an int >= 0 and the extent (the product of the
+    dimensions, zeros counted as one, which is what torch's strides multiply) stays under `MAX_EXTENT`: a shape
+    like `[0, 2**40, 2**40]` holds no bytes but overflows torch's stride computation."""
+    if not isinstance(shape, list) or len(shape) > MAX_RANK or not all(_is_int(d) and d >= 0 for d in shape):
+        raise FormatError(f"{where} has an invalid shape {str(shape)[:80]}; expected a list of at most {MAX_RANK} "
+                          "non-negative ints.")
+    extent = 1
+    for dim in shape:
+        extent *= max(dim, 1)
+        if extent > MAX_EXTENT:
+            raise FormatError(f"{where} has shape {str(shape)[:80]}, whose size overflows (over {MAX_EXTENT} "
+                              "elements); the file is damaged or hostile.")
+    return tuple(shape)
+
+
+def _check_entry(name: str, spec: Any, data_len: int, source: str) -> Entry:
     where = f"{source}: tensor {name[:200]!r}"
     if not name or len(name) > MAX_NAME_CHARS:
         raise FormatError(f"{source}: tensor names must have 1 to {MAX_NAME_CHARS} characters.")
@@ -161,17 +218,87 @@ def _check_entry(name: str, spec: Any, data_len: int, source: str) -> tuple[str,
     dtype = DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
     if dtype is None:
         raise FormatError(f"{where} has dtype {str(spec['dtype'])[:40]!r}; plait reads only {sorted(DTYPES)}.")
-    shape, offsets = spec["shape"], spec["data_offsets"]
-    if not isinstance(shape, list) or len(shape) > MAX_RANK or not all(_is_int(d) and 0 <= d < 2**62 for d in shape):
-        raise FormatError(f"{where} has an invalid shape; expected a list of at most {MAX_RANK} non-negative ints.")
+    shape, offsets = _check_shape(spec["shape"], where), spec["data_offsets"]
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
             and 0 <= offsets[0] <= offsets[1] <= data_len):
         raise FormatError(f"{where} has data_offsets {str(offsets)[:80]} outside the {data_len} data bytes.")
     size = math.prod(shape) * _ITEMSIZE[spec["dtype"]]
     if size != offsets[1] - offsets[0]:
-        raise FormatError(f"{where}: shape {shape} of {spec['dtype']} needs {size} bytes, but its offsets span "
+        raise FormatError(f"{where}: shape {list(shape)} of {spec['dtype']} needs {size} bytes, but its offsets span "
                           f"{offsets[1] - offsets[0]}.")
-    return name, dtype, tuple(shape), offsets[0], offsets[1]
+    return Entry(name, dtype, shape, offsets[0], offsets[1])
+
+
+def read_header(stream: IO[bytes], total: int, *, source: str,
+                max_header_bytes: int = MAX_HEADER_BYTES) -> Header:
+    """Reads and validates the header of a safetensors stream of `total` bytes, leaving the stream at its data.
+
+    `total` must come from a trustworthy place (the file's `fstat` size, a zip member's declared size that
+    the reader enforces): every entry is checked against `total - 8 - header length` data bytes, so the
+    tensors the header declares are exactly what reading them will allocate.
+
+    Args:
+        stream: Positioned at the start of the safetensors bytes.
+        total: Their length.
+        source: How to name the data in messages.
+        max_header_bytes: Refuse a longer header (JSON parsing costs a multiple of its length).
+
+    Raises:
+        FormatError: for anything but a well-formed header describing exactly `total` bytes.
+    """
+    _check_little_endian()
+    if total < 8:
+        raise FormatError(f"{source}: {total} bytes is too short for a safetensors file (it starts with an 8-byte "
+                          "header length).")
+    (header_len,) = struct.unpack("<Q", read_exactly(stream, 8, source))
+    limit = min(max_header_bytes, total - 8)
+    if header_len < 2 or header_len > limit:
+        raise FormatError(f"{source}: the header length {header_len} is impossible for a file of {total} bytes "
+                          f"(at most {limit}); the file is truncated, too large for the model, or not safetensors.")
+    header = _parse_header(read_exactly(stream, header_len, source), source)
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in metadata.items()):
+        raise FormatError(f"{source}: '__metadata__' must map strings to strings.")
+    data_len = total - 8 - header_len
+    entries = sorted((_check_entry(name, spec, data_len, source) for name, spec in header.items()),
+                     key=lambda e: (e.begin, e.end))
+    position = 0
+    for entry in entries:
+        if entry.begin != position:
+            problem = "overlaps the previous tensor" if entry.begin < position else "leaves a gap before it"
+            raise FormatError(f"{source}: tensor {entry.name[:200]!r} starts at byte {entry.begin} and {problem} "
+                              f"(which ends at {position}).")
+        position = entry.end
+    if position != data_len:
+        raise FormatError(f"{source}: the tensors cover {position} of the {data_len} data bytes; the file has "
+                          "trailing data or is truncated.")
+    return Header(tuple(entries), dict(metadata), 8 + header_len)
+
+
+def read_tensors(stream: IO[bytes], header: Header, *, source: str,
+                 names: Collection[str] | None = None) -> dict[str, torch.Tensor]:
+    """Reads the tensors `header` describes from `stream` (left at the data by `read_header`), in data order.
+
+    Each tensor is read straight into its own buffer, so memory grows by exactly the bytes of the tensors
+    read; those not in `names` (if given) are skipped without being held.
+
+    Raises:
+        FormatError: if the stream ends early or a bool tensor holds bytes other than 0 and 1.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    position = 0
+    for entry in header.entries:
+        if names is not None and entry.name not in names:
+            continue
+        skip(stream, entry.begin - position, source)
+        buffer = torch.empty(entry.nbytes, dtype=torch.uint8)
+        read_into(stream, memoryview(buffer.numpy()), source)
+        position = entry.end
+        if entry.dtype == torch.bool and entry.nbytes and int(buffer.max()) > 1:
+            raise FormatError(f"{source}: bool tensor {entry.name[:200]!r} holds bytes other than 0 and 1.")
+        tensors[entry.name] = buffer.view(entry.dtype).reshape(entry.shape)
+    return tensors
 
 
 def decode(data: bytes | bytearray | memoryview, *, source: str = "safetensors data",
@@ -189,56 +316,25 @@ def decode(data: bytes | bytearray | memoryview, *, source: str = "safetensors d
     Raises:
         FormatError: for anything that is not a well-formed safetensors file within the limits.
     """
-    _check_little_endian()
     view = memoryview(data).cast("B")
-    n = len(view)
-    if max_bytes is not None and n > max_bytes:
-        raise FormatError(f"{source}: {n} bytes is over the {max_bytes}-byte limit.")
-    if n < 8:
-        raise FormatError(f"{source}: {n} bytes is too short for a safetensors file (it starts with an 8-byte "
-                          "header length).")
-    (header_len,) = struct.unpack("<Q", view[:8])
-    if header_len < 2 or header_len > MAX_HEADER_BYTES or 8 + header_len > n:
-        raise FormatError(f"{source}: the header length {header_len} is impossible for a file of {n} bytes "
-                          f"(at most {min(MAX_HEADER_BYTES, n - 8)}); the file is truncated or not safetensors.")
-    header = _parse_header(bytes(view[8:8 + header_len]), source)
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in metadata.items()):
-        raise FormatError(f"{source}: '__metadata__' must map strings to strings.")
-    start, data_len = 8 + header_len, n - 8 - header_len
-    entries = sorted((_check_entry(name, spec, data_len, source) for name, spec in header.items()),
-                     key=lambda e: (e[3], e[4]))
-    position = 0
-    for name, _, _, begin, end in entries:
-        if begin != position:
-            problem = "overlaps the previous tensor" if begin < position else "leaves a gap before it"
-            raise FormatError(f"{source}: tensor {name[:200]!r} starts at byte {begin} and {problem} "
-                              f"(which ends at {position}).")
-        position = end
-    if position != data_len:
-        raise FormatError(f"{source}: the tensors cover {position} of the {data_len} data bytes; the file has "
-                          "trailing data or is truncated.")
-    tensors = {}
-    for name, dtype, shape, begin, end in entries:
-        if begin == end:
-            tensors[name] = torch.empty(shape, dtype=dtype)
-            continue
-        raw = np.frombuffer(view, dtype=np.uint8, count=end - begin, offset=start + begin).copy()
-        if dtype == torch.bool and raw.size and raw.max() > 1:
-            raise FormatError(f"{source}: bool tensor {name[:200]!r} holds bytes other than 0 and 1.")
-        tensors[name] = torch.from_numpy(raw).view(dtype).reshape(shape)
-    return tensors, dict(metadata)
+    if max_bytes is not None and len(view) > max_bytes:
+        raise FormatError(f"{source}: {len(view)} bytes is over the {max_bytes}-byte limit.")
+    stream = io.BytesIO(view)
+    header = read_header(stream, len(view), source=source)
+    return read_tensors(stream, header, source=source), header.metadata
 
 
 def load_file(path: str | os.PathLike, *,
               max_bytes: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Reads a `.safetensors` file: `(tensors, metadata)`, validated as in `decode`."""
+    """Reads a `.safetensors` file: `(tensors, metadata)`, validated as in `decode`.
+
+    Only a regular file is read (not a FIFO, device or directory, even through a symlink), and its size
+    comes from the open file: the header must describe exactly that many bytes before any tensor is made.
+    """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise FormatError(f"{path!r} is a directory, not a safetensors file.")
-    if max_bytes is not None and os.path.getsize(path) > max_bytes:
-        raise FormatError(f"{path}: {os.path.getsize(path)} bytes is over the {max_bytes}-byte limit.")
-    with open(path, "rb") as handle:
-        data = handle.read()
-    return decode(data, source=path, max_bytes=max_bytes)
+    handle, size = open_regular(path, "a .safetensors file")
+    with handle:
+        if max_bytes is not None and size > max_bytes:
+            raise FormatError(f"{path}: {size} bytes is over the {max_bytes}-byte limit.")
+        header = read_header(handle, size, source=path)
+        return read_tensors(handle, header, source=path), header.metadata

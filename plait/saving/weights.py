@@ -6,6 +6,7 @@ them in its backups, without either reaching the model (de)serialization that `m
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -18,6 +19,45 @@ def weight_tensors(model: Any) -> dict[str, torch.Tensor]:
 
 def _display_names(model: Any) -> dict[str, str]:
     return {key: getattr(p, "path", key) for key, p in model.named_parameters(remove_duplicate=False)}
+
+
+def weight_shapes(model: Any) -> dict[str, tuple[int, ...]]:
+    """Every weight's (and persistent buffer's) shape by its key in `model.state_dict()`; a model built on the
+    meta device gives the shapes without holding any memory."""
+    return {key: tuple(value.shape) for key, value in model.state_dict().items()}
+
+
+_FIX = "Check that the architecture is the same, or pass skip_mismatch=True to load only the matching weights."
+
+
+def check_weight_shapes(model: Any, shapes: Mapping[str, tuple[int, ...]], *, skip_mismatch: bool = False,
+                        source: str = "the file", error: type[Exception] = ValueError, fix: str = _FIX) -> list[str]:
+    """Compares the weights `model` has with `shapes` (name -> shape, e.g. of a file's tensors) without touching
+    any weight; raises `error` naming each weight (by its layer path) that is missing, unexpected or of another
+    shape, ending with `fix`, or, with `skip_mismatch`, warns and returns their keys.
+    """
+    own = weight_shapes(model)
+    names = _display_names(model)
+    problems, skipped = [], []
+    for key, shape in own.items():
+        shown = names.get(key, key)
+        if key not in shapes:
+            problems.append(f"weight {shown!r} (key {key!r}) is missing from {source}")
+            skipped.append(key)
+        elif tuple(shapes[key]) != shape:
+            problems.append(f"weight {shown!r} (key {key!r}) has shape {shape} in the model but "
+                            f"{tuple(shapes[key])} in {source}")
+            skipped.append(key)
+    for key in shapes:
+        if key not in own:
+            problems.append(f"{source} has a weight {str(key)[:200]!r} that the model does not have")
+            skipped.append(key)
+    if problems and not skip_mismatch:
+        raise error(f"The weights in {source} do not match model {model.name!r}: " + "; ".join(problems[:20])
+                    + ("; ..." if len(problems) > 20 else "") + f". {fix}")
+    if problems:
+        warnings.warn("Skipped mismatched weights while loading: " + "; ".join(problems[:20]), stacklevel=4)
+    return skipped
 
 
 def assign_weights(model: Any, tensors: dict[str, torch.Tensor], *, skip_mismatch: bool = False,
@@ -36,30 +76,15 @@ def assign_weights(model: Any, tensors: dict[str, torch.Tensor], *, skip_mismatc
     Returns:
         The keys that were skipped (missing, unexpected or of another shape).
     """
-    own = model.state_dict(keep_vars=True)
-    names = _display_names(model)
-    problems, skipped = [], []
-    for key, target in own.items():
-        shown = names.get(key, key)
-        if key not in tensors:
-            problems.append(f"weight {shown!r} (key {key!r}) is missing from {source}")
-            skipped.append(key)
-        elif tuple(tensors[key].shape) != tuple(target.shape):
-            problems.append(f"weight {shown!r} (key {key!r}) has shape {tuple(target.shape)} in the model but "
-                            f"{tuple(tensors[key].shape)} in {source}")
-            skipped.append(key)
-    for key in tensors:
-        if key not in own:
-            problems.append(f"{source} has a weight {key!r} that the model does not have")
-            skipped.append(key)
-    if problems and not skip_mismatch:
-        raise error(f"The weights in {source} do not match model {model.name!r}: " + "; ".join(problems[:20])
-                    + ("; ..." if len(problems) > 20 else "") + ". Check that the architecture is the same, or pass "
-                    "skip_mismatch=True to load only the matching weights.")
-    if problems:
-        warnings.warn("Skipped mismatched weights while loading: " + "; ".join(problems[:20]), stacklevel=3)
-    with torch.no_grad():
-        for key, target in own.items():
-            if key in tensors and tuple(tensors[key].shape) == tuple(target.shape):
-                target.copy_(tensors[key].to(device=target.device, dtype=target.dtype))
+    skipped = check_weight_shapes(model, {key: tuple(t.shape) for key, t in tensors.items()},
+                                  skip_mismatch=skip_mismatch, source=source, error=error)
+    copy_weights(model, {key: t for key, t in tensors.items() if key not in skipped})
     return skipped
+
+
+def copy_weights(model: Any, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Copies `tensors` (already checked by `check_weight_shapes`) into `model`'s weights of the same keys."""
+    with torch.no_grad():
+        for key, target in model.state_dict(keep_vars=True).items():
+            if key in tensors:
+                target.copy_(tensors[key].to(device=target.device, dtype=target.dtype))

@@ -11,10 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from hostile_helpers import config_of, members, rewrite
 
 import plait
 from plait.saving import FormatError, model_io
-from plait.saving.archive import write_archive
 
 CANARY_MODULE = "plait_issue5_canary"
 
@@ -46,27 +46,6 @@ def canary(tmp_path, monkeypatch):
     assert not marker.exists()
 
 
-def _members(path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
-
-
-def _rewrite(path, out, **changes) -> str:
-    members = _members(path)
-    for name, value in changes.items():
-        name = name.replace("__", ".")
-        if value is None:
-            members.pop(name, None)
-        else:
-            members[name] = value
-    write_archive(out, [(n, v, True) for n, v in members.items()])
-    return str(out)
-
-
-def _config(path) -> dict:
-    return json.loads(_members(path)["config.json"])
-
-
 class _Payload:
     def __init__(self, marker):
         self.marker = str(marker)
@@ -82,7 +61,7 @@ def test_a_pickle_is_refused_and_never_unpickled(saved, tmp_path):
     with pytest.raises(FormatError, match="not a valid .plait"):
         plait.load_model(tmp_path / "raw.plait")
     for member in ("model.weights.safetensors", "config.json", "optimizer.safetensors"):
-        evil = _rewrite(saved, tmp_path / f"evil_{member}.plait", **{member.replace(".", "__"): payload})
+        evil = rewrite(saved, tmp_path / f"evil_{member}.plait", **{member.replace(".", "__"): payload})
         with pytest.raises(FormatError):
             plait.load_model(evil)
     torch.save(torch.nn.Linear(2, 2), tmp_path / "torch.plait")  # torch's own zip-of-pickles format
@@ -130,28 +109,28 @@ def test_loading_never_calls_an_unpickler(saved, monkeypatch):
     lambda c: c["config"]["layers"][0].update(class_name="eval", config={"source": "__import__('os')"}),
 ])
 def test_a_class_path_in_the_file_is_refused_and_nothing_is_imported(saved, tmp_path, canary, edit):
-    config = _config(saved)
+    config = config_of(saved)
     edit(config)
-    evil = _rewrite(saved, tmp_path / "evil.plait", config__json=json.dumps(config).encode())
+    evil = rewrite(saved, tmp_path / "evil.plait", config__json=json.dumps(config).encode())
     with pytest.raises(FormatError) as info:
         plait.load_model(evil)
     assert isinstance(info.value, ValueError)
 
 
 def test_the_refusal_says_how_to_allow_your_own_class(saved, tmp_path):
-    config = _config(saved)
+    config = config_of(saved)
     config["config"]["layers"][0]["class_name"] = "MyLayer"
-    evil = _rewrite(saved, tmp_path / "custom.plait", config__json=json.dumps(config).encode())
+    evil = rewrite(saved, tmp_path / "custom.plait", config__json=json.dumps(config).encode())
     with pytest.raises(FormatError, match=r"register_serializable.*custom_objects=\{'MyLayer': MyLayer\}"):
         plait.load_model(evil)
 
 
 @pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil", "a/../../evil", "..\\evil", "C:/evil", "x\x00y"])
 def test_a_traversal_or_absolute_member_is_refused(saved, tmp_path, name):
-    members = _members(saved)
+    content = members(saved)
     out = tmp_path / "traversal.plait"
     with zipfile.ZipFile(out, "w") as archive:
-        for member, data in members.items():
+        for member, data in content.items():
             archive.writestr(member, data)
         archive.writestr(zipfile.ZipInfo(name), b"pwned")
     with pytest.raises(FormatError, match="refusing archive member|unexpected"):
@@ -160,24 +139,24 @@ def test_a_traversal_or_absolute_member_is_refused(saved, tmp_path, name):
 
 
 def test_duplicate_unknown_and_missing_members_are_refused(saved, tmp_path):
-    members = _members(saved)
+    content = members(saved)
     out = tmp_path / "dup.plait"
     with zipfile.ZipFile(out, "w") as archive:
-        for member, data in members.items():
+        for member, data in content.items():
             archive.writestr(member, data)
         with pytest.warns(UserWarning, match="Duplicate"):
             archive.writestr("config.json", b"{}")
     with pytest.raises(FormatError, match="twice"):
         plait.load_model(out)
     with pytest.raises(FormatError, match="unexpected archive member 'run.py'"):
-        plait.load_model(_rewrite(saved, tmp_path / "extra.plait", run__py=b"import os"))
+        plait.load_model(rewrite(saved, tmp_path / "extra.plait", run__py=b"import os"))
     with pytest.raises(FormatError, match="lacks"):
-        plait.load_model(_rewrite(saved, tmp_path / "missing.plait", config__json=None))
+        plait.load_model(rewrite(saved, tmp_path / "missing.plait", config__json=None))
 
 
 def test_oversize_members_are_refused_without_reading_them(saved, tmp_path, monkeypatch):
     bomb = json.dumps({"pad": " " * (5 << 20)}).encode()  # deflates to a few KB
-    out = _rewrite(saved, tmp_path / "bomb.plait", config__json=bomb)
+    out = rewrite(saved, tmp_path / "bomb.plait", config__json=bomb)
     assert os.path.getsize(out) < 100_000
     monkeypatch.setitem(model_io._LIMITS, "config.json", 1 << 20)
     with pytest.raises(FormatError, match="over its limit"):
@@ -223,10 +202,10 @@ def test_malformed_zip_headers_are_refused(saved, tmp_path):
 
 
 def test_encrypted_and_exotic_compression_are_refused(saved, tmp_path):
-    members = _members(saved)
+    content = members(saved)
     out = tmp_path / "bz.plait"
     with zipfile.ZipFile(out, "w") as archive:
-        for member, data in members.items():
+        for member, data in content.items():
             archive.writestr(member, data, compress_type=zipfile.ZIP_BZIP2)
     with pytest.raises(FormatError, match="compression method"):
         plait.load_model(out)
@@ -241,21 +220,21 @@ def test_encrypted_and_exotic_compression_are_refused(saved, tmp_path):
 def test_metadata_is_checked(saved, tmp_path):
     newer = json.dumps({"format": "plait.model", "format_version": 99, "plait_version": "9.0"}).encode()
     with pytest.raises(FormatError, match="format 99.*Upgrade plait"):
-        plait.load_model(_rewrite(saved, tmp_path / "newer.plait", metadata__json=newer))
+        plait.load_model(rewrite(saved, tmp_path / "newer.plait", metadata__json=newer))
     other = json.dumps({"keras_version": "3.16.0"}).encode()
     with pytest.raises(FormatError, match="does not describe a plait model"):
-        plait.load_model(_rewrite(saved, tmp_path / "keras.plait", metadata__json=other))
+        plait.load_model(rewrite(saved, tmp_path / "keras.plait", metadata__json=other))
     with pytest.raises(FormatError, match="not valid JSON"):
-        plait.load_model(_rewrite(saved, tmp_path / "bad.plait", metadata__json=b"\xff{"))
+        plait.load_model(rewrite(saved, tmp_path / "bad.plait", metadata__json=b"\xff{"))
     deep = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(FormatError, match="not valid JSON"):
-        plait.load_model(_rewrite(saved, tmp_path / "deep.plait", config__json=deep))
+        plait.load_model(rewrite(saved, tmp_path / "deep.plait", config__json=deep))
 
 
 def test_weights_that_do_not_fit_the_config_are_refused(saved, tmp_path):
     other = plait.Sequential([plait.layers.Dense(5, input_shape=(3,)), plait.layers.Dense(2)])
     other.save_weights(tmp_path / "o.weights.safetensors")
-    evil = _rewrite(saved, tmp_path / "mismatch.plait",
+    evil = rewrite(saved, tmp_path / "mismatch.plait",
                     model__weights__safetensors=(tmp_path / "o.weights.safetensors").read_bytes())
     evil_path = tmp_path / "mismatch2.plait"
     os.replace(evil, evil_path)
@@ -309,7 +288,7 @@ def _json_mutations(config: dict, rng: np.random.Generator) -> dict:
 def test_fuzz_random_and_mutated_files_only_raise_format_error(saved, tmp_path, canary):
     rng = np.random.default_rng(20240605)
     good = saved.read_bytes()
-    config_text = _config(saved)
+    config_text = config_of(saved)
     target = tmp_path / "fuzz.plait"
     start, count, outcomes = time.perf_counter(), 0, {"refused": 0, "loaded": 0}
     while count < 300 and time.perf_counter() - start < 12:
@@ -321,7 +300,7 @@ def test_fuzz_random_and_mutated_files_only_raise_format_error(saved, tmp_path, 
             target.write_bytes(_mutate(good, rng))
         else:
             config = _json_mutations(json.loads(json.dumps(config_text)), rng)
-            _rewrite(saved, target, config__json=json.dumps(config).encode())
+            rewrite(saved, target, config__json=json.dumps(config).encode())
         t0 = time.perf_counter()
         try:
             plait.load_model(target)
