@@ -54,8 +54,8 @@ def _dtype(dtype: Any) -> torch.dtype:
         return config.float_dtype()
     if isinstance(dtype, torch.dtype):
         return dtype
-    if isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype):
-        return getattr(torch, dtype)
+    if isinstance(dtype, str):
+        return config.dtype_from_name(dtype)  # an allow-list: no string reaches getattr(torch, ...)
     try:
         return torch.from_numpy(np.empty(0, dtype=np.dtype(dtype))).dtype
     except (TypeError, ValueError):

@@ -82,7 +82,7 @@ class Layer(torch.nn.Module):
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.built = False
         self._trainable = bool(trainable)
-        self._dtype_name = None if dtype is None else str(dtype).replace("torch.", "")
+        self._dtype_name = None if dtype is None else str(config.dtype_from_name(dtype)).replace("torch.", "")
         self._build_shape: Any = None
         if batch_input_shape is not None:
             self._input_shape_arg = normalize_shape(batch_input_shape, "batch_input_shape")[1:]
@@ -117,7 +117,7 @@ class Layer(torch.nn.Module):
     # ------------------------------------------------------------------ building
     @property
     def dtype(self) -> torch.dtype:
-        return getattr(torch, self._dtype_name) if self._dtype_name else config.float_dtype()
+        return config.dtype_from_name(self._dtype_name) if self._dtype_name else config.float_dtype()
 
     def build(self, input_shape: Any) -> None:
         """Creates the layer's weights for inputs of `input_shape` (batch dimension first, may be None)."""
@@ -145,7 +145,7 @@ class Layer(torch.nn.Module):
             raise TypeError("constraint must be a callable w -> w (e.g. lambda w: w.clamp(min=0)), "
                             f"got {constraint!r}.")
         shape = normalize_shape(() if shape is None else shape, "weight shape")
-        torch_dtype = getattr(torch, str(dtype).replace("torch.", "")) if dtype is not None else self.dtype
+        torch_dtype = config.dtype_from_name(dtype) if dtype is not None else self.dtype
         init = initializers.get(initializer)
         value = torch.as_tensor(init(shape, dtype=torch_dtype))
         value = value.to(device=config.get_device(), dtype=torch_dtype)

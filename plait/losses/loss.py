@@ -159,7 +159,7 @@ class Loss:
 
     @property
     def compute_dtype(self) -> torch.dtype:
-        return getattr(torch, self.dtype or config.floatx())
+        return config.dtype_from_name(self.dtype or config.floatx())
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
         y_pred = to_pred_tensor(y_pred, self.compute_dtype)

@@ -186,7 +186,7 @@ class TorchLoss(LossFunctionWrapper):
         name = config.get("loss")
         found = get_registered_object(name, custom_objects) if isinstance(name, str) else None
         if found is None and isinstance(name, str) and not name.startswith("_"):
-            found = getattr(nn, name, None)
+            found = vars(nn).get(name)  # torch.nn's own classes by exact name: a plain lookup imports nothing
         check_saved_arguments(config, "torch loss", name)
         if not (isinstance(found, type) and issubclass(found, nn.modules.loss._Loss)):
             raise ValueError(f"Unknown torch loss {name!r} in a TorchLoss config. If it is your own torch loss "

@@ -48,11 +48,11 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
         return config.float_dtype()
     if isinstance(dtype, torch.dtype):
         return dtype
-    resolved = getattr(torch, str(dtype), None) if isinstance(dtype, str) else None
-    if not isinstance(resolved, torch.dtype):
-        raise ValueError(f"Unknown metric dtype {dtype!r}; pass a name such as 'float32' or 'float64', "
-                         "or a torch.dtype.")
-    return resolved
+    try:
+        return config.dtype_from_name(dtype)  # an allow-list: no string reaches getattr(torch, ...)
+    except ValueError:
+        raise ValueError(f"Unknown metric dtype {str(dtype)[:60]!r}; pass a name such as 'float32' or 'float64', "
+                         "or a torch.dtype.") from None
 
 
 def input_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:

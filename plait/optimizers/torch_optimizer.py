@@ -276,7 +276,7 @@ class TorchOptimizer:
                              "compile=False and compile it again with the optimizer.")
         found = get_registered_object(name, custom_objects) if isinstance(name, str) else None
         if found is None and isinstance(name, str) and not name.startswith("_"):
-            found = getattr(torch.optim, name, None)
+            found = vars(torch.optim).get(name)  # torch.optim's own classes by exact name; imports nothing
         if not (isinstance(found, type) and issubclass(found, torch.optim.Optimizer)):
             raise ValueError(f"Unknown torch optimizer {name!r}. If it is your own torch.optim.Optimizer subclass, "
                              f"pass custom_objects={{{name!r}: {name}}} to load_model.")

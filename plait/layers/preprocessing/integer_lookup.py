@@ -145,7 +145,7 @@ class IntegerLookup(IndexLookup):
         if table.numel():
             valid = (x >= 0) & (x < table.numel())
             out = torch.where(valid, table[x.clamp(0, table.numel() - 1)], out)
-        return out.to(getattr(torch, self.vocabulary_dtype))
+        return out.to(config.dtype_from_name(self.vocabulary_dtype))
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         if self.output_mode != "int" and not self.pad_to_max_tokens and not len(self._tokens):
