@@ -17,6 +17,9 @@ from plait.saving.model_io import load_model, load_weights, model_from_json, sav
 from plait.saving.object_registration import (custom_object_scope, get_custom_objects, get_registered_name,
                                               get_registered_object, register_serializable)
 
+register_keras_serializable = register_serializable  # Keras's name (`keras.saving.register_keras_serializable`)
+
 __all__ = ["FormatError", "atomic", "atomic_write", "custom_object_scope", "get_custom_objects",
            "get_registered_name", "get_registered_object", "limits", "load_model", "load_weights", "model_from_json",
-           "register_serializable", "safetensors_format", "save_model", "save_weights"]
+           "register_keras_serializable", "register_serializable", "safetensors_format", "save_model",
+           "save_weights"]
