@@ -112,9 +112,11 @@ def thread_env(threads: int | None) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------- running jobs
 class Runner:
-    """Runs `_fit_jobs.py` jobs one at a time under the right interpreter and keeps their records."""
+    """Runs `_fit_jobs.py` (or another job script's) jobs one at a time under the right interpreter; keeps records."""
 
-    def __init__(self, *, peers: bool, timeout: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *, peers: bool, timeout: int, env: dict[str, str] | None = None,
+                 jobs: pathlib.Path = JOBS) -> None:
+        self.jobs = jobs  # the job script (bench_sequence.py passes _sequence_jobs.py)
         self.timeout = timeout
         self.env = env or {}
         self.records: list[dict[str, Any]] = []
@@ -146,7 +148,7 @@ class Runner:
         return record
 
     def _launch(self, python: str, framework: str, args: tuple[str, ...]) -> dict[str, Any]:
-        cmd = [python, str(JOBS), framework, *args]
+        cmd = [python, str(self.jobs), framework, *args]
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout, env=env, cwd=HERE.parent)

@@ -118,3 +118,34 @@ def test_flops_per_sample_match_torch_flop_counter(model: str) -> None:
 def test_matmul_gflops_is_positive_for_each_size() -> None:
     result = _fit_jobs.matmul_gflops("numpy", [32, 64], min_seconds=0.0)
     assert set(result) == {32, 64} and all(v > 0 for v in result.values())
+
+
+
+def test_sequence_benchmark_quickest_mode_prints_its_tables_and_targets() -> None:
+    # Issue 17's LSTM and transformer cases, plait and the torch loop, on 64 samples, in this process
+    # (the driver runs the same run_job in a subprocess per job); no peers.
+    import _sequence_jobs
+    import bench_sequence
+
+    args = bench_sequence.parse_args(["--no-peers", "--frameworks", "plait,torch", "--samples", "64"])
+    records = []
+    for framework, case in bench_sequence.jobs_of(args):
+        job = _sequence_jobs.parse_args([framework, "--model", case, "--samples", "64", "--epochs", "1"])
+        record = _sequence_jobs.run_job(job)
+        assert record["samples_per_s"] > 0 and math.isfinite(record["loss"]) and record["steps_per_epoch"] == 1
+        records.append({**record, "peak_rss_mb": _fit_jobs.peak_rss_mb()})
+    fit = bench_sequence.fit_section(records, args.frameworks, args.cases)
+    assert "lstm: samples/s, x plait" in fit and "transformer: samples/s, x plait" in fit
+    assert fit.count("1.00x") == 2 and "n/a" not in fit  # plait's own ratio in both cases
+    assert "n/a" not in bench_sequence.memory_section(records, args.frameworks, args.cases)
+    targets = bench_sequence.targets_section(records, args.cases)
+    assert "plait default >= hand-written torch loop: lstm: " in targets
+    assert "plait's LSTM ran on: lstm: fused (lstm)" in targets  # the default LSTM takes torch's fused kernel
+
+    # Peers missing: n/a with the reason, never an error.
+    quick = bench_sequence.parse_args(["--quick"])
+    assert quick.samples == 3072 and quick.rounds == 2 and quick.cases == ["lstm", "transformer"]
+    missing = [records[0], {"framework": "keras_torch", "error": "peers venv missing"}]
+    table = bench_sequence.fit_section(missing, ["plait", "keras_torch"], ["lstm"])
+    assert "n/a, Keras 3 + torch (lstm): peers venv missing" in table
+    assert "plait default > Keras 3 + torch: lstm: n/a" in bench_sequence.targets_section(missing, ["lstm"])
