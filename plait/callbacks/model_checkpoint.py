@@ -18,11 +18,10 @@ class ModelCheckpoint(MonitorCallback):
     error (say, a full disk) after an earlier save succeeded, plait warns and trains on instead of
     losing the run; a failure on the very first save (usually a bad path) raises.
 
-    Keras writes `.keras` / `.weights.h5`; plait writes `.plait` models and `.safetensors` weights.
-
     Args:
-        filepath: Where to save: ends in `.plait`, or in `.safetensors` (e.g. `.weights.safetensors`)
-            with `save_weights_only=True`.
+        filepath: Where to save: a model file ending in `.plait` (plait's format) or `.keras` (Keras 3's, which
+            needs h5py), or with `save_weights_only=True` a weights file ending in `.safetensors` (e.g.
+            `.weights.safetensors`) or `.weights.h5` (Keras's).
         monitor: The log key compared with `save_best_only`.
         verbose: 1 prints a message at each save.
         save_best_only: Save only when `monitor` improves on the best value so far.
@@ -47,13 +46,14 @@ class ModelCheckpoint(MonitorCallback):
             raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected 'epoch' or a positive integer "
                              "number of batches.")
         self.save_freq = save_freq
-        if self.save_weights_only and not self.filepath.endswith(".safetensors"):
+        if self.save_weights_only and not self.filepath.endswith((".safetensors", ".weights.h5")):
             raise ValueError("When using save_weights_only=True in ModelCheckpoint, the filepath must end in "
-                             f"'.weights.safetensors' (plait's weights format), got {self.filepath!r}.")
-        if not self.save_weights_only and not self.filepath.endswith(".plait"):
-            raise ValueError("The filepath given to ModelCheckpoint must end in '.plait' (plait's model format; "
-                             f"Keras's '.keras' and '.h5' are not written), got {self.filepath!r}. For weights "
-                             "only, pass save_weights_only=True and a '.weights.safetensors' path.")
+                             f"'.weights.safetensors' (plait's weights format) or '.weights.h5' (Keras's), got "
+                             f"{self.filepath!r}.")
+        if not self.save_weights_only and not self.filepath.endswith((".plait", ".keras")):
+            raise ValueError("The filepath given to ModelCheckpoint must end in '.plait' (plait's model format) or "
+                             f"'.keras' (Keras 3's), got {self.filepath!r}. For weights only, pass "
+                             "save_weights_only=True and a '.weights.safetensors' path.")
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = 0
         self._current_epoch = 0

@@ -1,4 +1,5 @@
-"""Saving and loading: `.plait` model files, `.safetensors` weights, atomic writes, custom objects.
+"""Saving and loading: `.plait` model files, `.safetensors` weights, Keras 3's `.keras`/`.weights.h5` files,
+atomic writes, custom objects.
 
 Loading treats every file as untrusted; `plait.saving.limits` holds the bounds on what it may cost.
 
@@ -10,7 +11,7 @@ Example:
     >>> model.save(path)
     >>> restored = plait.saving.load_model(path)
 """
-from plait.saving import atomic, limits, safetensors_format
+from plait.saving import atomic, keras_format, limits, safetensors_format
 from plait.saving.atomic import atomic_write
 from plait.saving.errors import FormatError
 from plait.saving.model_io import load_model, load_weights, model_from_json, save_model, save_weights
@@ -20,6 +21,7 @@ from plait.saving.object_registration import (custom_object_scope, get_custom_ob
 register_keras_serializable = register_serializable  # Keras's name (`keras.saving.register_keras_serializable`)
 
 __all__ = ["FormatError", "atomic", "atomic_write", "custom_object_scope", "get_custom_objects",
-           "get_registered_name", "get_registered_object", "limits", "load_model", "load_weights", "model_from_json",
+           "get_registered_name", "get_registered_object", "keras_format", "limits", "load_model", "load_weights",
+           "model_from_json",
            "register_keras_serializable", "register_serializable", "safetensors_format", "save_model",
            "save_weights"]

@@ -7,8 +7,9 @@ A `.plait` file is a zip archive holding:
 - `model.weights.safetensors`: every weight, keyed by its path in the model (`_stack.0.kernel`);
 - `optimizer.safetensors`: the optimizer state (`iterations`, slots), when the optimizer has been built.
 
-Keras writes `.keras` and `.weights.h5`; plait writes `.plait` and `.weights.safetensors` (any name ending
-in `.safetensors` is accepted for weights), and refuses other suffixes with a message saying so.
+plait's own formats are `.plait` and `.weights.safetensors` (any name ending in `.safetensors` is accepted for
+weights). Keras 3's `.keras` and `.weights.h5` files are read and written too, by `keras_format` (h5py needed);
+other suffixes are refused with a message saying so.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any
 from plait.custom_objects import custom_object_scope
 from plait.layers.layer import LAYERS, Layer
 from plait.saving import safetensors_format as st
+from plait.saving import keras_format
 from plait.saving.archive import write_archive
 from plait.saving.loading import (CONSTRUCTOR_FIX, FORMAT_VERSION, MEMBER_LIMITS, check_built, load_model_file,
                                   load_weights_file, model_from_config_text)
@@ -44,8 +46,9 @@ def _check_suffix(path: str, suffix: str, what: str, example: str) -> None:
     if path.endswith(suffix):
         return
     hint = ""
-    if path.endswith((".keras", ".h5", ".hdf5", ".pt", ".pth", ".pkl")):
-        hint = " plait does not write Keras/HDF5/pickle files."
+    if path.endswith((".h5", ".hdf5", ".pt", ".pth", ".pkl")):
+        hint = (" plait reads and writes Keras 3's '.keras' and '.weights.h5' files, but no other HDF5 (Keras 2) or "
+                "pickle files.")
     raise ValueError(f"{what} must end in '{suffix}', got {path!r}.{hint} Use e.g. {example!r}.")
 
 
@@ -55,7 +58,8 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
 
     Args:
         model: A built model.
-        filepath: Ends in `.safetensors`; `.weights.safetensors` is the conventional name.
+        filepath: Ends in `.safetensors` (`.weights.safetensors` is the conventional name), or in `.weights.h5`
+            for Keras 3's layout (needs h5py).
         overwrite: If False and the file exists, raise `FileExistsError`.
 
     Example:
@@ -66,6 +70,10 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
         >>> model.load_weights(path)
     """
     path = _path(filepath)
+    if path.endswith(keras_format.H5_WEIGHTS_SUFFIX):
+        check_built(model, "save its weights")
+        keras_format.save_keras_weights(model, path, overwrite=overwrite)
+        return
     _check_suffix(path, WEIGHTS_SUFFIX, "The weights file name", "model.weights.safetensors")
     check_built(model, "save its weights")
     metadata = {"format": "plait.weights", "format_version": str(FORMAT_VERSION), "plait_version": __version__}
@@ -87,6 +95,9 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False) -> None
     """
     path = _path(filepath)
     check_built(model, "load weights")
+    if path.endswith((keras_format.H5_WEIGHTS_SUFFIX, keras_format.KERAS_SUFFIX)):
+        keras_format.load_keras_weights(model, path)
+        return
     if not path.endswith(MODEL_SUFFIX):
         _check_suffix(path, WEIGHTS_SUFFIX, "The weights file name", "model.weights.safetensors")
     load_weights_file(model, path, skip_mismatch, model_suffix=MODEL_SUFFIX)
@@ -131,7 +142,8 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
 
     Args:
         model: A built plait model.
-        filepath: Path ending in `.plait`.
+        filepath: Path ending in `.plait`, or in `.keras` for Keras 3's format (loadable by
+            `keras.saving.load_model`; needs h5py; no optimizer state is written).
         overwrite: If False and the file exists, raise `FileExistsError`.
 
     Example:
@@ -144,9 +156,13 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
         (None, 2)
     """
     path = _path(filepath)
-    _check_suffix(path, MODEL_SUFFIX, "The model file name", "model.plait")
+    if not path.endswith(keras_format.KERAS_SUFFIX):
+        _check_suffix(path, MODEL_SUFFIX, "The model file name", "model.plait")
     check_built(model, "save it")
     _check_rebuildable(model)
+    if path.endswith(keras_format.KERAS_SUFFIX):
+        keras_format.save_keras_model(model, path, overwrite=overwrite)
+        return
     with custom_object_scope(bare_names=False):
         config = serialize_model(model)
         config["compile_config"] = serialize_compile_config(model)
@@ -197,7 +213,9 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
     So a file costs at most a small multiple of the model it describes, and every refusal is a `FormatError`.
 
     Args:
-        filepath: A `.plait` file.
+        filepath: A `.plait` file, or a Keras 3 `.keras` file (needs h5py; read with the same care:
+            modules checked against `keras_config.KERAS_MODULES`, classes from plait's registries only,
+            the weights member bounded by the model its config describes, every dataset's shape checked).
         custom_objects: Your own classes and functions by name (layers, losses, metrics, activations, ...).
         compile: Whether to compile the model as it was saved (and restore the optimizer state).
         safe_mode: Accepted for Keras compatibility; plait's loading is always safe.
@@ -208,7 +226,10 @@ def load_model(filepath: Any, custom_objects: dict[str, Any] | None = None, comp
     Raises:
         FormatError: for a damaged, hostile or incompatible file, or one naming an unknown class.
     """
-    return load_model_file(_path(filepath), custom_objects, compile)
+    path = _path(filepath)
+    if path.endswith(keras_format.KERAS_SUFFIX):
+        return keras_format.load_keras_model(path, custom_objects, compile)
+    return load_model_file(path, custom_objects, compile)
 
 
 def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Any:

@@ -67,11 +67,19 @@ def test_per_epoch_checkpoints_leave_the_batch_fast_path_alone(tmp_path):
     assert ModelCheckpoint(tmp_path / "a.plait", save_freq=5).implements_batch_hooks("train")
 
 
+def test_keras_file_names_write_keras_files(tmp_path):
+    pytest.importorskip("h5py")
+    _fit([ModelCheckpoint(tmp_path / "best.keras", save_best_only=True),
+          ModelCheckpoint(tmp_path / "best.weights.h5", save_weights_only=True)], epochs=2)
+    assert plait.load_model(tmp_path / "best.keras").count_params() > 0
+    assert (tmp_path / "best.weights.h5").stat().st_size > 0
+
+
 def test_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match=r"must end in '.plait'"):
-        ModelCheckpoint(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match=r"must end in '.plait'.*or '.keras'"):
+        ModelCheckpoint(tmp_path / "m.h5")
     with pytest.raises(ValueError, match=r"'.weights.safetensors'"):
-        ModelCheckpoint(tmp_path / "m.weights.h5", save_weights_only=True)
+        ModelCheckpoint(tmp_path / "m.pt", save_weights_only=True)
     with pytest.raises(ValueError, match="save_freq"):
         ModelCheckpoint(tmp_path / "m.plait", save_freq="batch")
     with pytest.raises(KeyError, match="Failed to format"):
