@@ -149,6 +149,7 @@ class FakeSymbolic:
 
 def test_symbolic_hook_receives_ops_on_symbolic_tensors():
     calls = []
+    registered = core._symbolic  # plait.layers' handler for KerasTensors, put back afterwards
     core.set_symbolic_handler(FakeSymbolic, lambda fn, args, kwargs: calls.append((fn.__name__, args, kwargs)))
     try:
         sym = FakeSymbolic()
@@ -158,7 +159,7 @@ def test_symbolic_hook_receives_ops_on_symbolic_tensors():
         assert [c[0] for c in calls] == ["relu", "concatenate"]
         assert calls[1][2] == {"axis": 1}
     finally:
-        core.set_symbolic_handler(None)
+        core.set_symbolic_handler(*(registered or (None,)))
     assert ops.relu(torch.tensor([-1.0])).item() == 0.0
 
 
