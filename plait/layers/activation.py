@@ -23,6 +23,8 @@ def _non_negative(layer: str, name: str, value: Any, optional: bool = False) -> 
 class ElementwiseActivation(Layer):
     """Base of the activation layers: the output has the input's shape."""
 
+    supports_masking = True  # elementwise: a mask passes on unchanged
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 

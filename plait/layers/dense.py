@@ -29,6 +29,8 @@ class Dense(Layer):
         torch.Size([2, 3])
     """
 
+    supports_masking = True  # elementwise over the steps: a mask passes on unchanged
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, kernel_constraint: Any = None,

@@ -30,6 +30,8 @@ def resolve_noise_shape(noise_shape: tuple | None, inputs: torch.Tensor) -> list
 class RandomLayer(Layer):
     """A layer that is random in training only; the output shape is the input's."""
 
+    supports_masking = True  # elementwise: a mask passes on unchanged
+
     def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

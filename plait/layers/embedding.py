@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import initializers
-from plait.layers.layer import LAYERS, Layer
+from plait.layers.layer import LAYERS, Layer, use_masks
 
 
 @LAYERS.register()
@@ -21,10 +21,13 @@ class Embedding(Layer):
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  **kwargs: Any) -> None:
-        if kwargs.pop("mask_zero", False):
-            raise ValueError("Embedding(mask_zero=True) is not supported yet: plait has no masking. Use "
-                             "sample weights (or ignore_class in sparse crossentropy) to skip padding.")
+        mask_zero = kwargs.pop("mask_zero", False)
         super().__init__(**kwargs)
+        # Keras's mask_zero: id 0 is padding; the mask (True where the id is not 0) goes with the output to the
+        # layers after it (recurrent layers skip those steps, GlobalAveragePooling1D leaves them out).
+        self.mask_zero = bool(mask_zero)
+        if self.mask_zero:
+            use_masks()
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"Embedding {name} must be a positive integer, got {value!r}.")
@@ -45,6 +48,10 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return tuple(input_shape) + (self.output_dim,)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return inputs != 0 if self.mask_zero else None
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": initializers.serialize(self.embeddings_initializer)}
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                **({"mask_zero": True} if self.mask_zero else {})}

@@ -26,6 +26,14 @@ def _regularizer(identifier: Any) -> Any:
 
 # Set by the first `add_loss` anywhere: until then no model call spends time clearing added losses.
 _ADDED_LOSSES = {"in_use": False}
+# Set when a layer that makes masks exists (`Embedding(mask_zero=True)`, `Masking`): until then no layer call
+# spends time looking for a mask to pass on.
+_MASKS = {"in_use": False}
+
+
+def use_masks() -> None:
+    """Turns on Keras's mask propagation (called by the layers that make masks)."""
+    _MASKS["in_use"] = True
 
 
 def unique_name(base: str) -> str:
@@ -69,6 +77,9 @@ class Layer(torch.nn.Module):
     """
 
     _call_takes_training = False
+    _call_takes_mask = False
+    supports_masking = False
+    """Whether the layer passes an incoming mask on to its output unchanged (Keras's `supports_masking`)."""
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Any = None, input_dim: int | None = None, batch_input_shape: Any = None,
@@ -102,6 +113,7 @@ class Layer(torch.nn.Module):
         params = inspect.signature(cls.call).parameters
         cls._call_takes_training = "training" in params or any(
             p.kind is p.VAR_KEYWORD for p in params.values())
+        cls._call_takes_mask = "mask" in params
 
     def __getattr__(self, name: str) -> Any:
         # A property that raises AttributeError (e.g. output_shape before build) would otherwise surface as
@@ -173,6 +185,28 @@ class Layer(torch.nn.Module):
         return self.call(inputs, *args, **kwargs)
 
     def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
+        if _MASKS["in_use"] and isinstance(inputs, torch.Tensor):
+            return self._call_with_mask(inputs, args, training, kwargs)
+        return self._dispatch(inputs, args, training, kwargs)
+
+    def _call_with_mask(self, inputs: torch.Tensor, args: tuple, training: bool | None, kwargs: dict) -> Any:
+        """A call with Keras's mask propagation: the mask the input carries (`_keras_mask`, set by the layer that
+        made it) goes to a `call` that takes `mask=`, and `compute_mask` gives the output's."""
+        mask = kwargs["mask"] if "mask" in kwargs else getattr(inputs, "_keras_mask", None)
+        if mask is not None and self._call_takes_mask and "mask" not in kwargs:
+            kwargs["mask"] = mask
+        outputs = self._dispatch(inputs, args, training, kwargs)
+        out_mask = self.compute_mask(inputs, mask)
+        if out_mask is not None and isinstance(outputs, torch.Tensor):
+            outputs._keras_mask = out_mask
+        return outputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of the output for `inputs` carrying `mask` (Keras's rule): passed on unchanged by a layer that
+        `supports_masking`, dropped by the others. A layer that makes or reshapes masks overrides it."""
+        return mask if self.supports_masking else None
+
+    def _dispatch(self, inputs: Any, args: tuple, training: bool | None, kwargs: dict) -> Any:
         if self.built and type(inputs) is torch.Tensor and not _has_hooks(self):
             # The hot path (every layer of every step in fit): no conversion, no nn.Module dispatch.
             if self._call_takes_training:

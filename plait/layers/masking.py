@@ -1,7 +1,7 @@
 """Masking: marks the time steps whose features all equal `mask_value` as padding, and zeroes them.
 
-plait's layers do not pass masks to one another yet (Keras's `_keras_mask` propagation), so a mask reaches a
-recurrent layer only as its `mask=` call argument: `lstm(x, mask=masking.compute_mask(x))`.
+The mask goes with the output (`_keras_mask`, as in Keras) to the layers after it: a recurrent layer skips the
+masked steps, a layer that `supports_masking` passes the mask on.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from plait.layers.layer import LAYERS, Layer
+from plait.layers.layer import LAYERS, Layer, use_masks
 
 
 @LAYERS.register()
@@ -35,6 +35,7 @@ class Masking(Layer):
         if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
             raise ValueError(f"Masking mask_value must be a number, got {mask_value!r}.")
         self.mask_value = float(mask_value)
+        use_masks()
 
     def compute_mask(self, inputs: torch.Tensor, mask: Any = None) -> torch.Tensor:
         """True where a step has a feature other than `mask_value`: `(batch, time)`."""

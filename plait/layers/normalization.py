@@ -41,6 +41,8 @@ class BatchNormalization(Layer):
         torch.Size([8, 4])
     """
 
+    supports_masking = True  # elementwise over the steps: a mask passes on unchanged
+
     def __init__(self, axis: Any = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
                  moving_mean_initializer: Any = "zeros", moving_variance_initializer: Any = "ones",
@@ -100,6 +102,8 @@ class LayerNormalization(Layer):
         >>> LayerNormalization()(torch.randn(2, 5)).shape
         torch.Size([2, 5])
     """
+
+    supports_masking = True  # elementwise over the steps: a mask passes on unchanged
 
     def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                  beta_initializer: Any = "zeros", gamma_initializer: Any = "ones", **kwargs: Any) -> None:

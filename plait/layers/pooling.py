@@ -190,12 +190,23 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
         data_format: 'channels_last' (default) or 'channels_first'.
         keepdims: Keep the pooled axes as size 1.
 
+    With a mask (from `Embedding(mask_zero=True)` or `Masking`), the mean runs over the unmasked steps only, as in
+    Keras.
+
     Example:
         >>> GlobalAveragePooling1D()(torch.ones(2, 5, 3)).shape
         torch.Size([2, 3])
     """
 
     rank, mode = 1, "avg"
+
+    def call(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            return super().call(inputs)
+        steps = 1 if self.data_format == "channels_last" else 2
+        weights = mask.to(inputs.dtype).unsqueeze(3 - steps)  # (batch, steps, 1) or (batch, 1, steps)
+        total = (inputs * weights).sum(dim=steps, keepdim=self.keepdims)
+        return total / weights.sum(dim=steps, keepdim=self.keepdims)
 
 
 @LAYERS.register("GlobalAvgPool2D")

@@ -115,8 +115,8 @@ def test_embedding_matches_functional_and_checks_ids():
     assert np.abs(emb.embeddings.numpy()).max() <= 0.05  # Keras's 'uniform' initializer
     with pytest.raises(ValueError, match=r"outside \[0, 10\)"):
         emb(torch.tensor([[10]]))
-    with pytest.raises(ValueError, match="mask_zero"):
-        Embedding(5, 2, mask_zero=True)
+    masked = Embedding(5, 2, mask_zero=True)  # masking is supported now (tests/layers/test_masking.py)
+    assert masked.compute_mask(torch.tensor([[0, 3]])).tolist() == [[False, True]]
 
 
 def test_small_cnn_trains_on_images():
