@@ -14,14 +14,20 @@ from plait.layers.layer import LAYERS, Layer, use_masks
 class Embedding(Layer):
     """Maps each integer id in `[0, input_dim)` to a trainable vector of size `output_dim`.
 
+    Args:
+        input_dim: The number of ids (the vocabulary size).
+        output_dim: The size of each vector.
+        embeddings_initializer: How the vectors start. Default 'uniform', as Keras.
+        mask_zero: Whether id 0 is padding: the output then carries a mask that the layers after it follow
+            (recurrent layers skip those steps), as in Keras. Default False.
+
     Example:
         >>> Embedding(100, 8)(torch.tensor([[1, 2, 3]])).shape
         torch.Size([1, 3, 8])
     """
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
-                 **kwargs: Any) -> None:
-        mask_zero = kwargs.pop("mask_zero", False)
+                 mask_zero: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Keras's mask_zero: id 0 is padding; the mask (True where the id is not 0) goes with the output to the
         # layers after it (recurrent layers skip those steps, GlobalAveragePooling1D leaves them out).
