@@ -13,8 +13,9 @@ import torch.nn.functional as F
 
 from plait import activations, initializers, regularizers
 from plait.layers.conv_utils import (check_output_size, from_channels_first, normalize_data_format, normalize_padding,
-                                     normalize_tuple, output_length, pad_same, positive_int, to_channels_first)
+                                     normalize_tuple, output_length, positive_int, to_channels_first)
 from plait.layers.layer import LAYERS, Layer
+from plait.ops.conv import pad_same  # TensorFlow's 'same' padding, one definition
 
 CONV_FNS: dict[int, Callable[..., torch.Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 
 def normalize_tuple(value: Any, n: int, name: str, allow_zero: bool = False) -> tuple[int, ...]:
@@ -42,22 +41,6 @@ def normalize_data_format(data_format: str | None) -> str:
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}.")
     return data_format
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """TensorFlow's 'same': output = ceil(size / stride), the extra pixel (if odd) padded at the end."""
-    effective = (kernel - 1) * dilation + 1
-    total = max((math.ceil(size / stride) - 1) * stride + effective - size, 0)
-    return total // 2, total - total // 2
-
-
-def pad_same(x: torch.Tensor, kernel: tuple, strides: tuple, dilation: tuple, value: float = 0.0) -> torch.Tensor:
-    """Pads the spatial dims of a channels-first tensor for 'same' output size."""
-    pads: list[int] = []
-    for i in reversed(range(len(kernel))):
-        before, after = same_padding(x.shape[2 + i], kernel[i], strides[i], dilation[i])
-        pads += [before, after]
-    return F.pad(x, pads, value=value) if any(pads) else x
 
 
 def output_length(size: int | None, kernel: int, stride: int, padding: str, dilation: int = 1) -> int | None:

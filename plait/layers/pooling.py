@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from plait.layers.conv_utils import (check_output_size, from_channels_first, normalize_data_format,
-                                     normalize_padding, normalize_tuple, output_length, pad_same, spatial_axes,
+                                     normalize_padding, normalize_tuple, output_length, spatial_axes,
                                      to_channels_first)
 from plait.layers.layer import LAYERS, Layer
+from plait.ops.conv import pad_same  # TensorFlow's 'same' padding, one definition
 
 _POOL_FNS = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d, ("max", 3): F.max_pool3d,
              ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d, ("avg", 3): F.avg_pool3d}

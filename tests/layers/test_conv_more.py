@@ -11,7 +11,7 @@ import plait
 from plait.layers import (AveragePooling3D, Conv1D, Conv1DTranspose, Conv2DTranspose, Conv3D, Conv3DTranspose,
                           DepthwiseConv1D, DepthwiseConv2D, GlobalAveragePooling3D, GlobalMaxPooling3D, MaxPooling3D,
                           SeparableConv1D, SeparableConv2D)
-from plait.layers.conv_utils import pad_same
+from plait.ops.conv import pad_same
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
