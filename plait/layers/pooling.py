@@ -4,16 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from plait.layers.conv_utils import (check_output_size, from_channels_first, normalize_data_format,
-                                     normalize_padding, normalize_tuple, output_length, spatial_axes,
-                                     to_channels_first)
+from plait.layers.conv_utils import (check_output_size, normalize_data_format, normalize_padding, normalize_tuple,
+                                     output_length, spatial_axes)
 from plait.layers.layer import LAYERS, Layer
-from plait.ops.conv import pad_same  # TensorFlow's 'same' padding, one definition
-
-_POOL_FNS = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d, ("max", 3): F.max_pool3d,
-             ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d, ("avg", 3): F.avg_pool3d}
+from plait.ops.conv import average_pool, max_pool
 
 
 class BasePooling(Layer):
@@ -36,22 +31,8 @@ class BasePooling(Layer):
         super().build(input_shape)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
-        x = to_channels_first(inputs, self.data_format)
-        ones = (1,) * self.rank
-        pool, avg = _POOL_FNS["max", self.rank], _POOL_FNS["avg", self.rank]
-        if self.mode == "max":
-            if self.padding == "same":
-                x = pad_same(x, self.pool_size, self.strides, ones, value=float("-inf"))
-            out = pool(x, self.pool_size, self.strides)
-        elif self.padding == "same":
-            # Average only over real values, as TensorFlow does: pooled sum of x over pooled count of ones.
-            mask = torch.ones_like(x[:1, :1])
-            total = avg(pad_same(x, self.pool_size, self.strides, ones), self.pool_size, self.strides)
-            count = avg(pad_same(mask, self.pool_size, self.strides, ones), self.pool_size, self.strides)
-            out = total / count
-        else:
-            out = avg(x, self.pool_size, self.strides)
-        return from_channels_first(out, self.data_format)
+        pool = max_pool if self.mode == "max" else average_pool  # plait.ops: one definition of both windows
+        return pool(inputs, self.pool_size, self.strides, self.padding, self.data_format)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         last = self.data_format == "channels_last"
